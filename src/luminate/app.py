@@ -1,0 +1,203 @@
+"""The composition root: settings in, a ready ASGI app out. Nothing else builds services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.routing import Route
+
+from luminate.admin.service import AdminService
+from luminate.auth.tokens import TokenVerifier
+from luminate.errors import (
+    LuminateError,
+    MethodNotAllowed,
+    NotFound,
+    QueryTimeout,
+    ServiceUnavailable,
+)
+from luminate.http import api, probes
+from luminate.http.context import Services
+from luminate.http.middleware import RequestMiddleware
+from luminate.http.responses import JSON, error_response
+from luminate.ingest.batcher import Batcher
+from luminate.ingest.points import PointValidator
+from luminate.ingest.service import WriteService
+from luminate.observability.health import Health
+from luminate.observability.metrics import Metrics
+from luminate.query.request import QueryLimits
+from luminate.query.service import QueryService
+from luminate.settings import ConfigError, Settings
+from luminate.storage.calls import StorageCalls
+from luminate.storage.compile import Layout
+from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
+from luminate.storage.store import Storage
+
+log = logging.getLogger("luminate")
+
+ROUTES = [
+    Route("/api/v1/write", api.write, methods=["POST"]),
+    Route("/api/v1/query", api.query, methods=["POST"]),
+    Route("/api/v1/metrics", api.list_metrics, methods=["GET"]),
+    Route("/api/v1/metrics/{name}/dimensions", api.list_dimensions, methods=["GET"]),
+    Route(
+        "/api/v1/metrics/{name}/dimensions/{key}/values",
+        api.list_dimension_values,
+        methods=["GET"],
+    ),
+    Route("/api/v1/cardinality", api.cardinality, methods=["GET"]),
+    Route("/api/v1/admin/retention", api.set_retention, methods=["POST"]),
+    Route("/api/v1/admin/retention", api.get_retention, methods=["GET"]),
+    Route("/api/v1/admin/metrics/{name}", api.delete_metric, methods=["DELETE"]),
+    Route("/healthz", probes.healthz, methods=["GET"]),
+    Route("/readyz", probes.readyz, methods=["GET"]),
+    Route("/startupz", probes.startupz, methods=["GET"]),
+    Route("/api/v1/health", probes.health, methods=["GET"]),
+    Route("/metrics", probes.metrics, methods=["GET"]),
+]
+
+
+def build_storage(settings: Settings) -> Storage:
+    """Open the configured backend. Raises ConfigError or StorageError with a clear message."""
+    if settings.storage_backend != "embedded":
+        raise ConfigError(
+            f"storage backend {settings.storage_backend!r} is not available in this build; "
+            "use LUMINATE_STORAGE_BACKEND=embedded"
+        )
+    from luminate.storage.embedded import EmbeddedEngine  # noqa: PLC0415  (loads the engine)
+
+    engine = EmbeddedEngine(settings.data_dir, pool_size=settings.query_concurrency)
+    return Storage(
+        engine,
+        Layout(frozenset(settings.storage_promoted_dimensions)),
+        fsync=settings.storage_fsync,
+    )
+
+
+def build_verifier(settings: Settings) -> TokenVerifier:
+    try:
+        return TokenVerifier(
+            settings.secret(),
+            algorithms=settings.jwt_algorithms,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway_s=settings.jwt_leeway_seconds,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlette:
+    """The app. Storage is opened (and migrated) at startup unless one is passed in, in which
+    case the caller keeps ownership and the app never closes it."""
+    verifier = build_verifier(settings)
+    metrics = Metrics(backend=settings.storage_backend)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = storage is None
+        store = storage if storage is not None else build_storage(settings)
+        try:
+            await asyncio.to_thread(store.migrate)
+            services = _services(settings, metrics, verifier, store)
+            app.state.services = services
+            services.writes.batcher.start()
+            maintenance = asyncio.create_task(
+                services.admin.maintain(settings.retention_check_interval_seconds)
+            )
+            services.health.started = True
+            await services.health.check_storage()
+            log.info("started", extra={"backend": store.backend, "settings": settings.redacted()})
+            try:
+                yield
+            finally:
+                services.health.draining = True
+                maintenance.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await maintenance
+                await services.writes.batcher.close()
+                log.info("stopped")
+        finally:
+            if owned:
+                store.close()
+
+    return Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(RequestMiddleware, metrics=metrics)],
+        exception_handlers={
+            LuminateError: _luminate_error,
+            StorageError: _storage_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+
+
+def _services(
+    settings: Settings, metrics: Metrics, verifier: TokenVerifier, store: Storage
+) -> Services:
+    calls = StorageCalls(metrics, settings.query_concurrency)
+    batcher = Batcher(
+        store.write,
+        max_points=settings.write_batch_max_points,
+        max_delay_s=settings.write_batch_max_delay_ms / 1000,
+        on_batch=metrics.batch_written,
+    )
+    validator = PointValidator(
+        max_age_ms=settings.write_max_age_seconds * 1000,
+        max_future_ms=settings.write_max_future_seconds * 1000,
+        max_points=settings.write_max_points,
+    )
+    limits = QueryLimits(
+        default_limit=settings.query_default_limit,
+        max_limit=settings.query_max_limit,
+        default_timeout_s=settings.query_default_timeout_seconds,
+        max_timeout_s=settings.query_max_timeout_seconds,
+        max_buckets=settings.query_max_buckets,
+    )
+    return Services(
+        settings=settings,
+        metrics=metrics,
+        verifier=verifier,
+        writes=WriteService(validator, batcher, metrics),
+        queries=QueryService(store, calls, limits),
+        admin=AdminService(store, calls),
+        health=Health(store, metrics, settings.readiness_timeout_ms / 1000),
+    )
+
+
+async def _luminate_error(request: Request, exc: Exception) -> JSON:
+    assert isinstance(exc, LuminateError)
+    return error_response(exc)
+
+
+async def _storage_error(request: Request, exc: Exception) -> JSON:
+    if isinstance(exc, StorageTimeout):
+        return error_response(QueryTimeout(f"query exceeded its timeout and was cancelled: {exc}"))
+    if isinstance(exc, StorageUnavailable):
+        return error_response(ServiceUnavailable(f"storage is unavailable: {exc}"))
+    log.error("storage error", extra={"error": str(exc)[:1000]})
+    return error_response(LuminateError("storage failed to answer; see server logs"))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSON:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return error_response(
+            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        )
+    if exc.status_code == 404:
+        return error_response(NotFound(f"no endpoint at {request.url.path}"))
+    return error_response(LuminateError(str(exc.detail)))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSON:
+    log.error("unhandled error", exc_info=exc)
+    return error_response(LuminateError("internal error; see server logs"))

@@ -1,0 +1,113 @@
+"""Group commit: concurrent write requests share one storage insert.
+
+ClickHouse wants few, large inserts. Each request hands its validated points to the batcher and
+waits; a single loop gathers whatever arrived within a few milliseconds (or up to a size cap),
+writes it as one insert, and only then answers every request in it. A request is therefore
+acknowledged only after its points are stored, and a failed insert fails every request in it
+(nothing in a failed request is acknowledged)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from luminate.storage.store import TenantPoints
+
+log = logging.getLogger("luminate.ingest")
+
+WriteFn = Callable[[list[TenantPoints]], int]
+
+
+@dataclass
+class _Pending:
+    points: TenantPoints
+    done: asyncio.Future[None]
+
+
+class Batcher:
+    def __init__(
+        self,
+        write: WriteFn,
+        *,
+        max_points: int,
+        max_delay_s: float,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self._write = write
+        self._max_points = max_points
+        self._max_delay_s = max_delay_s
+        self._on_batch = on_batch
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="luminate-batcher")
+
+    async def submit(self, points: TenantPoints) -> None:
+        """Returns once `points` are durable in storage; raises the storage error otherwise."""
+        if self._closed:
+            raise RuntimeError("batcher is closed")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(points, done))
+        # Shielded: a client that disconnects must not cancel a write others share.
+        await asyncio.shield(done)
+
+    async def close(self) -> None:
+        """Write everything already submitted, then stop."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._queue.put(None)
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            size = len(first.points)
+            deadline = time.monotonic() + self._max_delay_s
+            while size < self._max_points:
+                timeout = deadline - time.monotonic()
+                try:
+                    item = (
+                        self._queue.get_nowait()
+                        if timeout <= 0
+                        else await asyncio.wait_for(self._queue.get(), timeout)
+                    )
+                except (asyncio.QueueEmpty, TimeoutError):
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+                size += len(item.points)
+            await self._flush(batch, size)
+        # Drain whatever arrived after the stop marker (submit() refuses new work by now).
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                await self._flush([item], len(item.points))
+
+    async def _flush(self, batch: list[_Pending], size: int) -> None:
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(self._write, [p.points for p in batch])
+        except Exception as exc:  # every waiter gets the failure; the loop keeps running
+            for p in batch:
+                if not p.done.done():
+                    p.done.set_exception(exc)
+            return
+        finally:
+            if self._on_batch is not None:
+                self._on_batch(size, time.perf_counter() - started)
+        for p in batch:
+            if not p.done.done():
+                p.done.set_result(None)

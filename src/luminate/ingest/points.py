@@ -1,0 +1,245 @@
+"""Decoding and validating a write body, point by point.
+
+The fast path decodes the whole body into typed structs in one C call and then checks the
+rules msgspec cannot express (name grammar with caching, time window, finiteness). Only when
+the typed decode fails does the slow path decode each point on its own, so a bad point is
+reported by index while its neighbours are still accepted."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import msgspec
+
+from luminate.errors import BadRequest, ErrorCode
+from luminate.storage.store import TenantPoints
+from luminate.timestamps import parse_time
+
+NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+MAX_NAME = 256
+MAX_KEY = 128
+MAX_VALUE = 256
+MAX_DIMENSIONS = 20
+MAX_REPORTED_ERRORS = 1000
+
+
+class PointErrorCode(StrEnum):
+    """Why one point of a write was rejected (per-point `error.code`)."""
+
+    INVALID_METRIC_NAME = "invalid_metric_name"
+    INVALID_DIMENSION_KEY = "invalid_dimension_key"
+    INVALID_DIMENSION_VALUE = "invalid_dimension_value"
+    TOO_MANY_DIMENSIONS = "too_many_dimensions"
+    NON_FINITE_VALUE = "non_finite_value"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    TIMESTAMP_TOO_OLD = "timestamp_too_old"
+    TIMESTAMP_IN_FUTURE = "timestamp_in_future"
+    INVALID_POINT = "invalid_point"
+
+
+class MetricIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    timestamp: int | str
+    value: float
+    dimensions: dict[str, str] = {}
+
+
+class WriteBody(msgspec.Struct, forbid_unknown_fields=True):
+    metrics: list[MetricIn]
+
+
+class LooseWriteBody(msgspec.Struct, forbid_unknown_fields=True):
+    metrics: list[msgspec.Raw]
+
+
+_typed = msgspec.json.Decoder(WriteBody)
+_loose = msgspec.json.Decoder(LooseWriteBody)
+_point = msgspec.json.Decoder(MetricIn)
+_any = msgspec.json.Decoder()
+
+
+class PointError(msgspec.Struct):
+    code: str
+    message: str
+
+
+class RejectedPoint(msgspec.Struct):
+    index: int
+    metric: str | None
+    error: PointError
+
+
+@dataclass
+class Validated:
+    points: TenantPoints
+    rejected: list[RejectedPoint] = field(default_factory=list)
+    rejected_count: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, index: int, metric: str | None, code: PointErrorCode, message: str) -> None:
+        self.rejected_count += 1
+        self.reasons[code.value] = self.reasons.get(code.value, 0) + 1
+        if len(self.rejected) < MAX_REPORTED_ERRORS:
+            self.rejected.append(RejectedPoint(index, metric, PointError(code.value, message)))
+
+
+class _NameCache:
+    """Names already proven valid. Bounded: cleared when full, which only costs re-checking."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.good: set[str] = set()
+        self.limit = limit
+
+    def add(self, name: str) -> None:
+        if len(self.good) >= self.limit:
+            self.good.clear()
+        self.good.add(name)
+
+
+class PointValidator:
+    """Validates points against the write rules of DESIGN §1; reusable across requests."""
+
+    def __init__(self, *, max_age_ms: int, max_future_ms: int, max_points: int) -> None:
+        self.max_age_ms = max_age_ms
+        self.max_future_ms = max_future_ms
+        self.max_points = max_points
+        self._names = _NameCache()
+        self._keys = _NameCache()
+
+    def decode(self, body: bytes, tenant: str, now_ms: int) -> Validated:
+        """Every point either lands in `points` or in `rejected`; raises BadRequest only when the
+        body as a whole is unusable (nothing is accepted then)."""
+        out = Validated(TenantPoints(tenant))
+        try:
+            metrics = _typed.decode(body).metrics
+        except msgspec.ValidationError:
+            metrics = None
+        except msgspec.DecodeError as exc:
+            raise BadRequest(
+                f"body is not valid JSON: {exc}", code=ErrorCode.MALFORMED_JSON
+            ) from None
+        if metrics is not None:
+            self._check_count(len(metrics))
+            for index, m in enumerate(metrics):
+                self._check(out, index, m, now_ms)
+            return out
+        try:
+            raws = _loose.decode(body).metrics
+        except msgspec.ValidationError as exc:
+            raise BadRequest(
+                f'body must be an object {{"metrics": [...]}}: {exc}', code=ErrorCode.INVALID_BODY
+            ) from None
+        self._check_count(len(raws))
+        for index, raw in enumerate(raws):
+            try:
+                m = _point.decode(raw)
+            except msgspec.ValidationError as exc:
+                out.reject(index, _name_of(raw), PointErrorCode.INVALID_POINT, str(exc))
+                continue
+            self._check(out, index, m, now_ms)
+        return out
+
+    def _check_count(self, n: int) -> None:
+        if n > self.max_points:
+            raise BadRequest(
+                f"{n} points in one request; the limit is {self.max_points} "
+                "(LUMINATE_WRITE_MAX_POINTS)",
+                code=ErrorCode.TOO_MANY_POINTS,
+                details={"points": n, "limit": self.max_points},
+            )
+
+    def _check(self, out: Validated, index: int, m: MetricIn, now_ms: int) -> None:
+        name = m.name
+        if name not in self._names.good:
+            if len(name) > MAX_NAME or not NAME.fullmatch(name):
+                out.reject(
+                    index,
+                    name[:MAX_NAME],
+                    PointErrorCode.INVALID_METRIC_NAME,
+                    f"metric name must match {NAME.pattern} and be at most {MAX_NAME} characters",
+                )
+                return
+            self._names.add(name)
+        ts = m.timestamp
+        if type(ts) is not int:
+            try:
+                ts = parse_time(ts)
+            except ValueError as exc:
+                out.reject(index, name, PointErrorCode.INVALID_TIMESTAMP, str(exc))
+                return
+        if ts < now_ms - self.max_age_ms:
+            out.reject(
+                index,
+                name,
+                PointErrorCode.TIMESTAMP_TOO_OLD,
+                f"timestamp {ts} is older than {self.max_age_ms // 1000} s "
+                "(LUMINATE_WRITE_MAX_AGE_SECONDS)",
+            )
+            return
+        if ts > now_ms + self.max_future_ms:
+            out.reject(
+                index,
+                name,
+                PointErrorCode.TIMESTAMP_IN_FUTURE,
+                f"timestamp {ts} is more than {self.max_future_ms // 1000} s in the future "
+                "(LUMINATE_WRITE_MAX_FUTURE_SECONDS)",
+            )
+            return
+        value = m.value
+        if not math.isfinite(value):
+            out.reject(index, name, PointErrorCode.NON_FINITE_VALUE, "value must be finite")
+            return
+        dims = m.dimensions
+        if dims:
+            if len(dims) > MAX_DIMENSIONS:
+                out.reject(
+                    index,
+                    name,
+                    PointErrorCode.TOO_MANY_DIMENSIONS,
+                    f"{len(dims)} dimensions; at most {MAX_DIMENSIONS} are allowed",
+                )
+                return
+            keys = sorted(dims)
+            vals = [dims[k] for k in keys]
+            for k, v in zip(keys, vals, strict=True):
+                if k not in self._keys.good:
+                    if len(k) > MAX_KEY or not NAME.fullmatch(k):
+                        out.reject(
+                            index,
+                            name,
+                            PointErrorCode.INVALID_DIMENSION_KEY,
+                            f"dimension key {k[:MAX_KEY]!r} must match {NAME.pattern} and be at "
+                            f"most {MAX_KEY} characters",
+                        )
+                        return
+                    self._keys.add(k)
+                if not v or len(v) > MAX_VALUE:
+                    out.reject(
+                        index,
+                        name,
+                        PointErrorCode.INVALID_DIMENSION_VALUE,
+                        f"dimension {k!r} must have a non-empty value of at most {MAX_VALUE} "
+                        "characters",
+                    )
+                    return
+        else:
+            keys, vals = [], []
+        p = out.points
+        p.names.append(name)
+        p.timestamps.append(ts)
+        p.values.append(value)
+        p.keys.append(keys)
+        p.dim_values.append(vals)
+
+
+def _name_of(raw: msgspec.Raw) -> str | None:
+    try:
+        obj = _any.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("name"), str):
+        return str(obj["name"])[:MAX_NAME]
+    return None

@@ -1,0 +1,63 @@
+"""Liveness, readiness and startup state, and the detailed component report."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from luminate import __version__
+from luminate.observability.metrics import Metrics
+from luminate.storage.store import Storage
+
+
+@dataclass
+class Health:
+    storage: Storage
+    metrics: Metrics
+    readiness_timeout_s: float
+    started: bool = False
+    draining: bool = False
+
+    async def check_storage(self) -> dict[str, Any]:
+        """Ping storage within the readiness timeout; updates luminate_storage_up."""
+        t0 = time.perf_counter()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.storage.ping), self.readiness_timeout_s)
+        except TimeoutError:
+            self.metrics.storage_up.set(0)
+            return {
+                "status": "down",
+                "backend": self.storage.backend,
+                "error": f"no answer within {self.readiness_timeout_s:g} s",
+            }
+        except Exception as exc:
+            self.metrics.storage_up.set(0)
+            return {"status": "down", "backend": self.storage.backend, "error": str(exc)[:300]}
+        self.metrics.storage_up.set(1)
+        return {
+            "status": "up",
+            "backend": self.storage.backend,
+            "latencyMs": round((time.perf_counter() - t0) * 1000, 2),
+        }
+
+    async def ready(self) -> tuple[bool, dict[str, Any]]:
+        if self.draining:
+            return False, {"status": "draining"}
+        if not self.started:
+            return False, {"status": "starting"}
+        storage = await self.check_storage()
+        ok = storage["status"] == "up"
+        return ok, {"status": "ready" if ok else "not_ready", "storage": storage}
+
+    async def report(self) -> dict[str, Any]:
+        storage = await self.check_storage()
+        healthy = storage["status"] == "up" and self.started and not self.draining
+        return {
+            "status": "ok" if healthy else "degraded",
+            "version": __version__,
+            "started": self.started,
+            "draining": self.draining,
+            "components": {"storage": storage},
+        }

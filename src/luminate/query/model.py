@@ -1,0 +1,74 @@
+"""The query model: frozen values decoded once at the edge, compiled by storage into SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class QueryType(StrEnum):
+    RANGE = "range"
+    AGGREGATE = "aggregate"
+    RATE = "rate"
+
+
+class Aggregation(StrEnum):
+    AVG = "avg"
+    SUM = "sum"
+    COUNT = "count"
+    MIN = "min"
+    MAX = "max"
+    P50 = "p50"
+    P95 = "p95"
+    P99 = "p99"
+    INTEGRAL = "integral"
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Half-open `[start_ms, end_ms)` in epoch milliseconds."""
+
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class Query:
+    type: QueryType
+    metric: str
+    time_range: TimeRange
+    filters: tuple[tuple[str, str], ...] = ()
+    aggregation: Aggregation | None = None
+    group_by: tuple[str, ...] = ()
+    interval_ms: int | None = None
+    limit: int = 1000
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class RangePoint:
+    timestamp: int
+    value: float
+    dimensions: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AggregateRow:
+    group: tuple[str, ...]
+    bucket: int | None
+    value: float
+    count: int
+
+
+@dataclass(frozen=True)
+class RateRow:
+    group: tuple[str, ...]
+    bucket: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    rows: list[RangePoint] | list[AggregateRow] | list[RateRow]
+    points_scanned: int
+    truncated: bool

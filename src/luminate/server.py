@@ -1,0 +1,69 @@
+"""`luminate serve`: uvicorn with Luminate's shutdown sequence.
+
+On SIGTERM (or SIGINT): readiness answers 503 at once; the process keeps serving for
+LUMINATE_SHUTDOWN_DELAY_SECONDS so load balancers notice; then the listener closes, in-flight
+requests finish, buffered writes are flushed, storage is closed, and the process exits 0."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import uvicorn
+from starlette.applications import Starlette
+
+from luminate.app import create_app
+from luminate.settings import Settings
+
+log = logging.getLogger("luminate.server")
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: Starlette, delay_s: float) -> None:
+        super().__init__(config)
+        self._app = app
+        self._delay_s = delay_s
+        self._draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._draining:
+            if sig == signal.SIGINT:
+                self.force_exit = True
+            return
+        self._draining = True
+        services = getattr(self._app.state, "services", None)
+        if services is not None:
+            services.health.draining = True
+        log.info("draining", extra={"signal": signal.Signals(sig).name, "delay_s": self._delay_s})
+        if self._delay_s > 0:
+            timer = threading.Timer(self._delay_s, self._stop)
+            timer.daemon = True
+            timer.start()
+        else:
+            self._stop()
+
+    def _stop(self) -> None:
+        self.should_exit = True
+
+
+def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.server_host,
+        port=settings.server_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        timeout_keep_alive=75,
+        server_header=False,
+    )
+    server = _Server(config, app, settings.shutdown_delay_seconds)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)

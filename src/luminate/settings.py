@@ -1,0 +1,246 @@
+"""The one typed settings object.
+
+Every field is read from an environment variable named `LUMINATE_<FIELD>` (upper case) unless
+its metadata names another (`JWT_SECRET`, as deployments already use), optionally layered over a
+YAML file (`LUMINATE_CONFIG_FILE`). Unknown `LUMINATE_*` variables and unknown file keys are an
+error, so a typo in a manifest fails at start instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import yaml
+
+from luminate.errors import LuminateError
+
+ENV_PREFIX = "LUMINATE_"
+CONFIG_FILE_ENV = "LUMINATE_CONFIG_FILE"
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+
+
+def _doc(text: str, **extra: Any) -> msgspec.Meta:
+    return msgspec.Meta(description=text, extra=extra or None)
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    server_host: Annotated[str, _doc("Address `luminate serve` listens on.")] = "0.0.0.0"  # noqa: S104
+    server_port: Annotated[Port, _doc("TCP port `luminate serve` listens on.")] = 8080
+    storage_backend: Annotated[
+        Literal["embedded", "clickhouse"],
+        _doc("`embedded`: the ClickHouse engine in-process (chDB). `clickhouse`: a server."),
+    ] = "embedded"
+    data_dir: Annotated[
+        str, _doc("Directory of the embedded store; one process owns it (a lock file enforces).")
+    ] = "./luminate-data"
+    storage_promoted_dimensions: Annotated[
+        list[str],
+        _doc(
+            "Dimension keys stored additionally as their own columns (comma list), so filters "
+            "and groupBy on them read one narrow column instead of every point's dimensions."
+        ),
+    ] = msgspec.field(default_factory=list)
+    storage_fsync: Annotated[
+        bool, _doc("fsync every inserted part before a write is acknowledged (power-loss safety).")
+    ] = True
+    jwt_secret: Annotated[
+        str, _doc("HS256 signing secret (at least 32 bytes).", env="JWT_SECRET", secret=True)
+    ] = ""
+    jwt_secret_file: Annotated[
+        str, _doc("File holding the HS256 secret; wins over JWT_SECRET.", env="JWT_SECRET_FILE")
+    ] = ""
+    jwt_algorithms: Annotated[
+        list[str], _doc("Accepted token algorithms; never taken from the token itself.")
+    ] = msgspec.field(default_factory=lambda: ["HS256"])
+    jwt_issuer: Annotated[str, _doc("Required `iss` claim, when set.")] = ""
+    jwt_audience: Annotated[str, _doc("Required `aud` claim, when set.")] = ""
+    jwt_leeway_seconds: Annotated[NonNegative, _doc("Clock skew allowed on `exp`/`nbf`.")] = 30
+    write_max_body_bytes: Annotated[
+        Positive, _doc("Largest write body accepted, measured after decompression.")
+    ] = 16 * 1024 * 1024
+    write_max_points: Annotated[Positive, _doc("Most points in one write request.")] = 50_000
+    write_max_age_seconds: Annotated[
+        Positive, _doc("Oldest timestamp accepted, relative to now.")
+    ] = 7 * 24 * 3600
+    write_max_future_seconds: Annotated[
+        NonNegative, _doc("Furthest future timestamp accepted, relative to now.")
+    ] = 3600
+    write_batch_max_points: Annotated[
+        Positive, _doc("Group commit: most points in one storage insert.")
+    ] = 200_000
+    write_batch_max_delay_ms: Annotated[
+        NonNegative, _doc("Group commit: longest a request waits for others to join its insert.")
+    ] = 5
+    query_default_limit: Annotated[Positive, _doc("Rows returned when a query sets no limit.")] = (
+        1000
+    )
+    query_max_limit: Annotated[Positive, _doc("Largest `limit` a query may ask for.")] = 100_000
+    query_default_timeout_seconds: Annotated[
+        PositiveFloat, _doc("Query timeout when a query sets none.")
+    ] = 10.0
+    query_max_timeout_seconds: Annotated[
+        PositiveFloat, _doc("Largest `timeout` a query may ask for.")
+    ] = 60.0
+    query_max_buckets: Annotated[
+        Positive, _doc("Most time buckets (range / interval) one query may produce.")
+    ] = 10_000
+    query_concurrency: Annotated[
+        Positive, _doc("Queries the storage engine runs at once in this process.")
+    ] = 4
+    readiness_timeout_ms: Annotated[
+        Positive, _doc("How long /readyz waits for storage before answering 503.")
+    ] = 1000
+    shutdown_delay_seconds: Annotated[
+        float,
+        _doc(
+            "After SIGTERM, keep serving (with /readyz at 503) this long before closing the "
+            "listener. Kubernetes' preStop sleep usually covers this; 0 is fine there."
+        ),
+    ] = 0.0
+    shutdown_timeout_seconds: Annotated[
+        PositiveFloat, _doc("Longest wait for in-flight requests after the listener closes.")
+    ] = 30.0
+    retention_check_interval_seconds: Annotated[
+        Positive, _doc("How often retention policies are applied.")
+    ] = 3600
+    log_level: Annotated[
+        Literal["debug", "info", "warning", "error"], _doc("Lowest level logged (JSON lines).")
+    ] = "info"
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict with secrets masked, for `config show` and logs."""
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        for spec in describe():
+            if spec.secret and out.get(spec.field):
+                out[spec.field] = "********"
+        return out
+
+    def secret(self) -> str:
+        """The HS256 secret: from the file when one is named, else from JWT_SECRET."""
+        if self.jwt_secret_file:
+            try:
+                return Path(self.jwt_secret_file).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"JWT_SECRET_FILE {self.jwt_secret_file!r}: {exc}") from exc
+        return self.jwt_secret
+
+
+class ConfigError(LuminateError):
+    """Invalid configuration: the process refuses to start."""
+
+
+class SettingSpec(msgspec.Struct, frozen=True):
+    field: str
+    env: str
+    type: str
+    default: Any
+    description: str
+    secret: bool
+
+
+def describe() -> list[SettingSpec]:
+    """Every setting with its environment name, type, default and description."""
+    info = msgspec.inspect.type_info(Settings)
+    assert isinstance(info, msgspec.inspect.StructType)
+    specs = []
+    for f in info.fields:
+        meta = _meta_of(f.type)
+        extra = (meta.extra or {}) if meta else {}
+        schema = (meta.extra_json_schema or {}) if meta else {}
+        default = f.default if f.default is not msgspec.NODEFAULT else None
+        if f.default_factory is not msgspec.NODEFAULT:
+            default = f.default_factory()
+        specs.append(
+            SettingSpec(
+                field=f.name,
+                env=extra.get("env", ENV_PREFIX + f.name.upper()),
+                type=_type_name(f.type),
+                default=default,
+                description=str(schema.get("description", "")),
+                secret=bool(extra.get("secret", False)),
+            )
+        )
+    return specs
+
+
+def _meta_of(t: msgspec.inspect.Type) -> msgspec.inspect.Metadata | None:
+    return t if isinstance(t, msgspec.inspect.Metadata) else None
+
+
+def _type_name(t: msgspec.inspect.Type) -> str:
+    while isinstance(t, msgspec.inspect.Metadata):
+        t = t.type
+    if isinstance(t, msgspec.inspect.LiteralType):
+        return " | ".join(str(v) for v in t.values)
+    if isinstance(t, msgspec.inspect.ListType):
+        return "list (comma separated)"
+    return type(t).__name__.removesuffix("Type").lower()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build settings from a YAML file (if named), then the environment, then `overrides`."""
+    env = dict(os.environ if environ is None else environ)
+    specs = {s.env: s for s in describe()}
+    values: dict[str, Any] = {}
+
+    config_file = env.get(CONFIG_FILE_ENV)
+    if config_file:
+        values.update(_read_file(config_file, {s.field for s in specs.values()}))
+
+    unknown = sorted(
+        k for k in env if k.startswith(ENV_PREFIX) and k not in specs and k != CONFIG_FILE_ENV
+    )
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s): {', '.join(unknown)} (see docs/configuration.md)",
+            details={"unknown": unknown},
+        )
+    for name, spec in specs.items():
+        if name in env:
+            raw = env[name]
+            values[spec.field] = _split(raw) if spec.type.startswith("list") else raw
+    if overrides:
+        values.update(overrides)
+    try:
+        settings = msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid setting: {_env_path(str(exc), specs)}") from exc
+    return settings
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _read_file(path: str, fields: set[str]) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{CONFIG_FILE_ENV} {path!r}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_FILE_ENV} {path!r}: expected a mapping of settings")
+    unknown = sorted(str(k) for k in data if k not in fields)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s): {', '.join(unknown)}")
+    return {str(k): v for k, v in data.items()}
+
+
+def _env_path(message: str, specs: dict[str, SettingSpec]) -> str:
+    """Rewrite msgspec's `$.field` path into the variable name the operator actually set."""
+    for spec in specs.values():
+        message = message.replace(f"`$.{spec.field}`", spec.env).replace(
+            f"`$.{spec.field}[", f"{spec.env}["
+        )
+    return message

@@ -1,0 +1,45 @@
+"""Running blocking storage calls from the event loop: bounded concurrency, a time guard,
+latency and error metrics in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from luminate.observability.metrics import Metrics
+from luminate.storage.errors import StorageError, StorageTimeout
+
+T = TypeVar("T")
+# The engine cancels a statement at its own timeout; this guard only catches an engine that
+# does not answer at all.
+_GUARD_S = 2.0
+
+
+class StorageCalls:
+    def __init__(self, metrics: Metrics, concurrency: int) -> None:
+        self._metrics = metrics
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def run(
+        self, op: str, fn: Callable[..., T], *args: Any, timeout_s: float | None = None
+    ) -> T:
+        started = time.perf_counter()
+        async with self._slots:
+            try:
+                call = asyncio.to_thread(partial(fn, *args))
+                if timeout_s is None:
+                    return await call
+                try:
+                    return await asyncio.wait_for(call, timeout_s + _GUARD_S)
+                except TimeoutError:
+                    raise StorageTimeout(f"storage did not answer within {timeout_s:g} s") from None
+            except StorageError:
+                self._metrics.storage_errors.labels(op=op).inc()
+                raise
+            finally:
+                self._metrics.storage_query_duration.labels(backend=self._metrics.backend).observe(
+                    time.perf_counter() - started
+                )

@@ -1,0 +1,129 @@
+"""Compile the query model into ClickHouse SQL.
+
+One dialect for every engine: the statements below run unchanged on ClickHouse 18.16, on the
+embedded engine and on current servers (no Map, no window functions, no DateTime64, no
+toStartOfInterval). What may differ between deployments is the `Layout` (which dimensions are
+promoted to columns), never the engine version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from luminate.query.model import Aggregation, Query, QueryType, TimeRange
+from luminate.storage.sql import Statement, Table, ident, quote, scan
+
+_AGGREGATES = {
+    Aggregation.AVG: "avg(value)",
+    Aggregation.SUM: "sum(value)",
+    Aggregation.COUNT: "toFloat64(count())",
+    Aggregation.MIN: "min(value)",
+    Aggregation.MAX: "max(value)",
+    Aggregation.P50: "quantileExact(0.5)(value)",
+    Aggregation.P95: "quantileExact(0.95)(value)",
+    Aggregation.P99: "quantileExact(0.99)(value)",
+}
+
+# Consecutive (timestamp_ms, value) pairs of one series, sorted by time.
+_POINTS = "arraySort(groupArray((timestamp_ms, value)))"
+_PAIRS = "arraySlice(pts, 1, length(pts) - 1), arraySlice(pts, 2)"
+_T = "tupleElement({}, 1)"
+_V = "tupleElement({}, 2)"
+
+
+def promoted_column(key: str) -> str:
+    """Column name of a promoted dimension key."""
+    return f"dim__{key}"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Physical layout choices that shape SQL: the same for every engine of one deployment."""
+
+    promoted: frozenset[str] = frozenset()
+
+    def dimension(self, key: str) -> str:
+        """SQL expression for the value of dimension `key` ('' where the point lacks it)."""
+        if key in self.promoted:
+            return ident(promoted_column(key))
+        return f"arrayElement(dim_values, indexOf(dim_keys, {quote(key)}))"
+
+    def has_dimension(self, key: str) -> str:
+        if key in self.promoted:
+            return f"{ident(promoted_column(key))} != ''"
+        return f"has(dim_keys, {quote(key)})"
+
+
+def _window(time_range: TimeRange | None) -> list[str]:
+    if time_range is None:
+        return []
+    return [f"timestamp_ms >= {time_range.start_ms}", f"timestamp_ms < {time_range.end_ms}"]
+
+
+def _conditions(q: Query, layout: Layout) -> list[str]:
+    conds = [f"metric_name = {quote(q.metric)}", *_window(q.time_range)]
+    conds += [f"{layout.dimension(k)} = {quote(v)}" for k, v in q.filters]
+    return conds
+
+
+def compile_query(tenant: str, q: Query, layout: Layout) -> Statement:
+    """Statement for `q`; results come back in the column order documented per query type."""
+    settings: dict[str, int | float | str] = {"max_execution_time": q.timeout_s}
+    where = scan(Table.SAMPLES, tenant, _conditions(q, layout))
+    if q.type is QueryType.RANGE:
+        sql = (
+            f"SELECT timestamp_ms, value, dim_keys, dim_values {where} "
+            f"ORDER BY timestamp_ms, series_id LIMIT {q.limit + 1}"
+        )
+        return Statement(sql, tenant, settings)
+    groups = [f"{layout.dimension(k)} AS g{i}" for i, k in enumerate(q.group_by)]
+    names = [f"g{i}" for i in range(len(q.group_by))]
+    if q.type is QueryType.RATE:
+        return Statement(_rate_sql(q, where, groups, names), tenant, settings)
+    # Every aggregate row is (g0.., bucket, value, count); bucket is 0 without an interval.
+    # Grouping by the constant bucket also makes an empty range answer no row at all.
+    interval = q.interval_ms
+    bucket = f"intDiv(timestamp_ms, {interval}) * {interval}" if interval else "0"
+    groups.append(f"{bucket} AS bucket")
+    names.append("bucket")
+    keys = ", ".join(names)
+    assert q.aggregation is not None
+    if q.aggregation is Aggregation.INTEGRAL:
+        # Trapezoids between consecutive points of each series, in value x seconds.
+        area = (
+            f"arraySum(arrayMap((a, b) -> ({_T.format('b')} - {_T.format('a')}) * "
+            f"({_V.format('a')} + {_V.format('b')}) / 2000, {_PAIRS}))"
+        )
+        sql = (
+            f"SELECT {keys}, sum(area) AS v, sum(n) AS c FROM ("
+            f"SELECT {', '.join(groups)}, {_POINTS} AS pts, count() AS n, {area} AS area "
+            f"{where} GROUP BY {keys}, series_id) "
+            f"GROUP BY {keys} ORDER BY {keys} LIMIT {q.limit + 1}"
+        )
+        return Statement(sql, tenant, settings)
+    sql = (
+        f"SELECT {', '.join(groups)}, {_AGGREGATES[q.aggregation]} AS v, count() AS c {where} "
+        f"GROUP BY {keys} ORDER BY {keys} LIMIT {q.limit + 1}"
+    )
+    return Statement(sql, tenant, settings)
+
+
+def _rate_sql(q: Query, where: str, groups: list[str], names: list[str]) -> str:
+    interval = q.interval_ms
+    assert interval is not None
+    # Per series, each increase is attributed to the bucket of its later sample; a decrease
+    # means the counter restarted from zero, so the increase is the new value (as Prometheus).
+    delta = (
+        f"arrayMap((a, b) -> (intDiv({_T.format('b')}, {interval}) * {interval}, "
+        f"if({_V.format('b')} >= {_V.format('a')}, {_V.format('b')} - {_V.format('a')}, "
+        f"{_V.format('b')})), {_PAIRS})"
+    )
+    inner_select = ", ".join([*groups, f"{_POINTS} AS pts", f"{delta} AS deltas"])
+    inner_group = ", ".join([*names, "series_id"])
+    keys = ", ".join([*names, "bucket"])
+    return (
+        f"SELECT {', '.join([*names, _T.format('d') + ' AS bucket'])}, "
+        f"sum({_V.format('d')}) / {interval / 1000!r} AS rate "
+        f"FROM (SELECT {inner_select} {where} GROUP BY {inner_group}) "
+        f"ARRAY JOIN deltas AS d GROUP BY {keys} ORDER BY {keys} LIMIT {q.limit + 1}"
+    )

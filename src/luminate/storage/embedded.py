@@ -1,0 +1,152 @@
+"""The embedded engine: ClickHouse in-process through chDB, data in one directory.
+
+One process owns the directory (an exclusive lock file says so); inside it, a small pool of
+connections lets queries run in parallel while inserts use their own connection."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import queue
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from luminate.storage.engine import SelectResult, SettingValue
+from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
+
+_CODE = re.compile(r"Code: (\d+)")
+_TIMEOUT_CODES = {159, 160, 394}  # TIMEOUT_EXCEEDED, TOO_SLOW, QUERY_WAS_CANCELLED
+_encoder = msgspec.json.Encoder()
+
+
+class _Compact(msgspec.Struct):
+    data: list[list[Any]]
+
+
+_decoder = msgspec.json.Decoder(_Compact)
+
+
+def _connect(path: str) -> Any:
+    """The one place chDB is imported; tests that must not touch storage replace this."""
+    import chdb  # noqa: PLC0415  (heavy import, deferred so nothing loads at import time)
+
+    return chdb.connect(path)  # type: ignore[no-untyped-call]
+
+
+def _translate(exc: Exception, sql: str) -> StorageError:
+    message = str(exc).strip()
+    match = _CODE.search(message)
+    code = int(match.group(1)) if match else 0
+    if code in _TIMEOUT_CODES:
+        return StorageTimeout(message)
+    return StorageError(f"{message} [statement: {sql[:200]}]")
+
+
+def _settings_clause(settings: Mapping[str, SettingValue] | None) -> str:
+    if not settings:
+        return ""
+    return " SETTINGS " + ", ".join(f"{k} = {v!r}" for k, v in settings.items())
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self, data_dir: str, *, pool_size: int = 4) -> None:
+        path = Path(data_dir).resolve()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            self._lock: IO[str] | None = (path / ".luminate.lock").open("a+")
+        except OSError as exc:
+            raise StorageUnavailable(f"data directory {str(path)!r}: {exc}") from exc
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise StorageUnavailable(
+                f"data directory {str(path)!r} is in use by another process "
+                "(one process owns an embedded store)"
+            ) from None
+        self._lock.seek(0)
+        self._lock.truncate()
+        self._lock.write(str(os.getpid()))
+        self._lock.flush()
+        try:
+            self._writer = _connect(str(path))
+            self._pool: queue.Queue[Any] = queue.Queue()
+            for _ in range(pool_size):
+                self._pool.put(_connect(str(path)))
+        except Exception as exc:
+            self._release_lock()
+            raise StorageUnavailable(
+                f"embedded engine failed to open {str(path)!r}: {exc}"
+            ) from exc
+        self._write_lock = threading.Lock()
+        self._closed = False
+
+    @contextmanager
+    def _conn(self) -> Iterator[Any]:
+        if self._closed:
+            raise StorageUnavailable("embedded engine is closed")
+        conn = self._pool.get()
+        try:
+            yield conn
+        finally:
+            self._pool.put(conn)
+
+    def version(self) -> str:
+        return str(self.select("SELECT version()").rows[0][0])
+
+    def execute(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> None:
+        with self._conn() as conn:
+            try:
+                conn.query(sql + _settings_clause(settings), "CSV")
+            except Exception as exc:
+                raise _translate(exc, sql) from None
+
+    def select(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> SelectResult:
+        with self._conn() as conn:
+            try:
+                result = conn.query(sql + _settings_clause(settings), "JSONCompact")
+            except Exception as exc:
+                raise _translate(exc, sql) from None
+            return SelectResult(_decoder.decode(result.bytes()).data, int(result.rows_read()))
+
+    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
+        if self._closed:
+            raise StorageUnavailable("embedded engine is closed")
+        statement = f"INSERT INTO {table} ({', '.join(columns)})"
+        body = _encoder.encode(data)
+        with self._write_lock:
+            try:
+                inserter = self._writer.send_insert(statement, "JSONCompactColumns")
+                inserter.append(body)
+                inserter.finish()
+            except Exception as exc:
+                raise _translate(exc, statement) from None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._write_lock:
+            conns = [self._writer]
+            while not self._pool.empty():
+                conns.append(self._pool.get_nowait())
+            for conn in conns:
+                # Closing is best effort; the lock is released next either way.
+                with contextlib.suppress(Exception):
+                    conn.close()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None

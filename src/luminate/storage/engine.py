@@ -1,0 +1,41 @@
+"""The driver seam: the few calls a storage engine must answer. Everything above it speaks only
+these; everything below it (chDB, a ClickHouse driver) stays inside `storage/`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+SettingValue = int | float | str
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    rows: list[list[Any]]
+    rows_read: int
+
+
+class Engine(Protocol):
+    """A connection to one ClickHouse engine.
+
+    Contract: `insert` returns only once the rows are durable in the engine (a crash of this
+    process afterwards loses nothing) and inserts all rows or raises; a retried insert of the same
+    columns must not duplicate rows. `select` honours `max_execution_time` by cancelling the
+    statement in the engine and raising `StorageTimeout`. Every failure is raised as a
+    `luminate.storage.errors.StorageError` subclass, never as a driver exception.
+    """
+
+    name: str
+
+    def version(self) -> str: ...
+
+    def execute(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> None: ...
+
+    def select(
+        self, sql: str, settings: Mapping[str, SettingValue] | None = None
+    ) -> SelectResult: ...
+
+    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,90 @@
+"""SQL text primitives shared by every compiler: literal quoting, identifiers, the tenant-scoped
+table reference, and the failsafe that refuses a statement without its tenant predicate."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from luminate.storage.errors import TenantScopeViolation
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+_ESCAPE_RE = re.compile(r"[\\'\n\r\t\0]")
+
+
+class Table(StrEnum):
+    """Tables holding tenant data. Every read or mutation of them must carry the tenant."""
+
+    SAMPLES = "samples"
+    RETENTION = "retention_policies"
+
+
+def quote(value: str) -> str:
+    """A ClickHouse string literal that reads back as exactly `value`."""
+    return "'" + _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], value) + "'"
+
+
+def ident(name: str) -> str:
+    """A backquoted identifier; only names matching IDENTIFIER are ever emitted."""
+    if not IDENTIFIER.fullmatch(name):
+        raise ValueError(f"not an identifier: {name!r}")
+    return f"`{name}`"
+
+
+def tenant_predicate(tenant: str) -> str:
+    return f"tenant_id = {quote(tenant)}"
+
+
+def scan(table: Table, tenant: str, conditions: list[str] | None = None) -> str:
+    """`FROM <table> WHERE tenant_id = '<tenant>' AND ...`: the only way compilers name a table."""
+    where = " AND ".join([tenant_predicate(tenant), *(conditions or [])])
+    return f"FROM {table.value} WHERE {where}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A compiled statement bound to one tenant. Construction runs the tenant failsafe."""
+
+    sql: str
+    tenant: str
+    settings: dict[str, int | float | str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_tenant_scoped(self.sql, self.tenant)
+
+
+_TABLE_REF = re.compile(
+    r"\b(?:FROM|JOIN|TABLE)\s+(?:`?[A-Za-z_][A-Za-z0-9_]*`?\.)?`?("
+    + "|".join(t.value for t in Table)
+    + r")`?(?![A-Za-z0-9_])",
+    re.IGNORECASE,
+)
+
+
+_LITERAL = re.compile(r"'(?:\\.|[^'\\])*'")
+
+
+def check_tenant_scoped(sql: str, tenant: str) -> None:
+    """Refuse SQL that touches a tenant table without `WHERE tenant_id = '<tenant>'` right after
+    the table reference (or `DELETE WHERE` for mutations). A failsafe, not a convention: it
+    catches a compiler bug before the statement reaches storage."""
+    if not tenant:
+        raise TenantScopeViolation("statement has no tenant")
+    expected = "WHERE " + tenant_predicate(tenant)
+    literals = [m.span() for m in _LITERAL.finditer(sql)]
+    found = False
+    for match in _TABLE_REF.finditer(sql):
+        if any(start <= match.start() < end for start, end in literals):
+            continue  # a table name inside a quoted value is data, not a reference
+        found = True
+        rest = sql[match.end() :].lstrip(" `")
+        rest = re.sub(r"^ON\s+CLUSTER\s+\S+\s+", "", rest, flags=re.IGNORECASE)
+        rest = re.sub(r"^DELETE\s+(?=WHERE)", "", rest, flags=re.IGNORECASE)
+        if not rest.startswith(expected):
+            raise TenantScopeViolation(
+                f"statement reads {match.group(1)} without the tenant predicate for {tenant!r}"
+            )
+    if not found:
+        raise TenantScopeViolation("statement names no tenant table")
