@@ -1,0 +1,106 @@
+"""Run `luminate serve` as a real process on loopback and talk to it only over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from luminate.auth.tokens import create_token
+from tests.conftest import TEST_SECRET
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LuminateProcess:
+    data_dir: Path
+    log_path: Path
+    env_extra: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
+        env.update(
+            {
+                "JWT_SECRET": TEST_SECRET,
+                "LUMINATE_SERVER_HOST": "127.0.0.1",
+                "LUMINATE_SERVER_PORT": str(self.port),
+                "LUMINATE_DATA_DIR": str(self.data_dir),
+                "LUMINATE_STORAGE_FSYNC": "false",
+            }
+        )
+        env.update(self.env_extra)
+        return env
+
+    def start(self, timeout_s: float = 60.0) -> LuminateProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "luminate", "serve"],
+            env=self.env(),
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
+        self.wait_ready(timeout_s)
+        return self
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"luminate exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"luminate not ready in {timeout_s} s:\n{self.log_path.read_text()[-3000:]}")
+
+    def token(self, tenant: str, scopes: str = "read,write", ttl_s: int = 3600) -> str:
+        return create_token(TEST_SECRET, tenant=tenant, scopes=scopes.split(","), ttl_s=ttl_s)
+
+    def headers(self, tenant: str, scopes: str = "read,write") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(tenant, scopes)}"}
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        """kill -9: no shutdown code runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout_s: float = 30.0) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return int(self.proc.returncode)
