@@ -49,6 +49,8 @@ class AdminService:
             raise BadRequest(
                 f"body is not valid JSON: {exc}", code=ErrorCode.MALFORMED_JSON
             ) from None
+        except RecursionError:
+            raise BadRequest("body is nested too deeply", code=ErrorCode.INVALID_BODY) from None
         if not 1 <= req.days <= MAX_RETENTION_DAYS:
             raise BadRequest(
                 f"days must be between 1 and {MAX_RETENTION_DAYS}",

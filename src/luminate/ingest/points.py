@@ -117,10 +117,8 @@ class PointValidator:
             metrics = _typed.decode(body).metrics
         except msgspec.ValidationError:
             metrics = None
-        except msgspec.DecodeError as exc:
-            raise BadRequest(
-                f"body is not valid JSON: {exc}", code=ErrorCode.MALFORMED_JSON
-            ) from None
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise _unusable(exc) from None
         if metrics is not None:
             self._check_count(len(metrics))
             for index, m in enumerate(metrics):
@@ -128,16 +126,21 @@ class PointValidator:
             return out
         try:
             raws = _loose.decode(body).metrics
-        except msgspec.ValidationError as exc:
-            raise BadRequest(
-                f'body must be an object {{"metrics": [...]}}: {exc}', code=ErrorCode.INVALID_BODY
-            ) from None
+        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
+            raise _unusable(exc) from None
         self._check_count(len(raws))
         for index, raw in enumerate(raws):
             try:
                 m = _point.decode(raw)
-            except msgspec.ValidationError as exc:
-                out.reject(index, _name_of(raw), PointErrorCode.INVALID_POINT, str(exc))
+            except (msgspec.ValidationError, RecursionError) as exc:
+                message = str(exc) if isinstance(exc, msgspec.ValidationError) else "too deep"
+                # JSON numbers beyond float range (1e999) are the JSON spelling of infinity.
+                code = (
+                    PointErrorCode.NON_FINITE_VALUE
+                    if "out of range" in message and "$.value" in message
+                    else PointErrorCode.INVALID_POINT
+                )
+                out.reject(index, _name_of(raw), code, message)
                 continue
             self._check(out, index, m, now_ms)
         return out
@@ -235,10 +238,20 @@ class PointValidator:
         p.dim_values.append(vals)
 
 
+def _unusable(exc: Exception) -> BadRequest:
+    if isinstance(exc, RecursionError):
+        return BadRequest("body is nested too deeply", code=ErrorCode.INVALID_BODY)
+    if isinstance(exc, msgspec.ValidationError):
+        return BadRequest(
+            f'body must be an object {{"metrics": [...]}}: {exc}', code=ErrorCode.INVALID_BODY
+        )
+    return BadRequest(f"body is not valid JSON: {exc}", code=ErrorCode.MALFORMED_JSON)
+
+
 def _name_of(raw: msgspec.Raw) -> str | None:
     try:
         obj = _any.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     if isinstance(obj, dict) and isinstance(obj.get("name"), str):
         return str(obj["name"])[:MAX_NAME]

@@ -59,6 +59,8 @@ def decode_query(body: bytes, limits: QueryLimits, now_ms: int) -> Query:
         raise BadRequest(f"invalid query: {message}", code=code) from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"body is not valid JSON: {exc}", code=ErrorCode.MALFORMED_JSON) from None
+    except RecursionError:
+        raise BadRequest("body is nested too deeply", code=ErrorCode.INVALID_BODY) from None
     return build_query(raw, limits, now_ms)
 
 

@@ -180,7 +180,10 @@ class Storage:
             for r in rows
             if int(r[n_groups + 2]) > 0
         ]
-        return QueryResult(aggs, result.rows_read, truncated)
+        # The engine may answer a count from part metadata; never report fewer points scanned
+        # than were aggregated.
+        scanned = max(result.rows_read, sum(a.count for a in aggs))
+        return QueryResult(aggs, scanned, truncated)
 
     def _select(self, stmt: Statement) -> Any:
         try:

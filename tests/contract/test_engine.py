@@ -1,0 +1,80 @@
+"""Guarantees every engine gives: idempotent migrations, retried inserts that do not duplicate,
+timeouts that cancel in the engine, and failures translated at the storage boundary."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from luminate.query.model import Aggregation, Query, QueryType, TimeRange
+from luminate.storage.errors import StorageError, StorageTimeout
+from luminate.storage.store import SAMPLE_COLUMNS, Storage
+from luminate.timestamps import now_ms
+from tests.contract import oracle
+
+NOW = now_ms()
+WINDOW = TimeRange(NOW - 3_600_000, NOW + 1)
+
+
+def _columns(storage: Storage) -> list[str]:
+    rows = storage.engine.select(
+        "SELECT name FROM system.columns WHERE database = currentDatabase() "
+        "AND table = 'samples' ORDER BY name"
+    ).rows
+    return [str(r[0]) for r in rows]
+
+
+def test_migrate_is_idempotent(storage: Storage) -> None:
+    before = _columns(storage)
+    second = storage.migrate()
+    assert _columns(storage) == before
+    assert not any("ADD COLUMN" in s for s in second), "a second run adds nothing"
+    for key in storage.layout.promoted:
+        assert f"dim__{key}" in before
+
+
+def test_a_retried_insert_does_not_duplicate(storage: Storage, tenant: str) -> None:
+    points = oracle.generate(500, seed=3, start_ms=NOW - 600_000, span_ms=600_000)
+    batch = oracle.to_batch(tenant, points)
+    data = [[tenant] * len(batch), batch.names, batch.timestamps, batch.values, batch.keys,
+            batch.dim_values]
+    storage.engine.insert("samples", SAMPLE_COLUMNS, data)
+    storage.engine.insert("samples", SAMPLE_COLUMNS, data)  # the same block, as a retry sends it
+    q = Query(QueryType.AGGREGATE, "api_latency", WINDOW, aggregation=Aggregation.COUNT)
+    assert storage.query(tenant, q).rows[0].value == 500  # type: ignore[union-attr]
+
+
+def test_query_timeout_is_enforced_and_cancelled_in_the_engine(
+    storage: Storage, tenant: str
+) -> None:
+    rows = 300_000
+    points = oracle.generate(rows, seed=5, start_ms=NOW - 3_000_000, span_ms=3_000_000,
+                             customers=1000, endpoints=50)
+    storage.write([oracle.to_batch(tenant, points)])
+    q = Query(QueryType.AGGREGATE, "api_latency", WINDOW, aggregation=Aggregation.INTEGRAL,
+              group_by=("customer_id", "endpoint"), limit=100_000, timeout_s=0.001)
+    with pytest.raises(StorageTimeout):
+        storage.query(tenant, q)
+    # Nothing of it keeps running in the engine.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        running = storage.engine.select(
+            "SELECT count() FROM system.processes WHERE query LIKE '%arraySum%' "
+            "AND query NOT LIKE '%system.processes%'"
+        ).rows[0][0]
+        if running == 0:
+            break
+        time.sleep(0.05)
+    assert running == 0
+    # With a sane timeout the same query answers and scans every point.
+    ok = storage.query(tenant, Query(QueryType.AGGREGATE, "api_latency", WINDOW,
+                                     aggregation=Aggregation.COUNT, timeout_s=30))
+    assert ok.rows[0].value == rows  # type: ignore[union-attr]
+    assert ok.points_scanned >= rows
+
+
+def test_engine_errors_are_translated(storage: Storage) -> None:
+    with pytest.raises(StorageError) as info:
+        storage.engine.select("SELECT no_such_column FROM samples")
+    assert type(info.value).__module__.startswith("luminate.")

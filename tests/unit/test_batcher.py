@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from luminate.ingest.batcher import Batcher
+from luminate.storage.errors import StorageUnavailable
+from luminate.storage.store import TenantPoints
+
+
+def points(tenant: str, n: int) -> TenantPoints:
+    return TenantPoints(tenant, ["m"] * n, list(range(n)), [1.0] * n, [[]] * n, [[]] * n)
+
+
+class Recorder:
+    def __init__(self, fail: bool = False) -> None:
+        self.batches: list[list[TenantPoints]] = []
+        self.fail = fail
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def write(self, batches: list[TenantPoints]) -> int:
+        self.gate.wait(5)
+        if self.fail:
+            raise StorageUnavailable("down")
+        self.batches.append(batches)
+        return sum(len(b) for b in batches)
+
+
+def test_concurrent_requests_share_one_insert_and_wait_for_it() -> None:
+    async def scenario() -> Recorder:
+        rec = Recorder()
+        rec.gate.clear()
+        b = Batcher(rec.write, max_points=1000, max_delay_s=0.05)
+        b.start()
+        tasks = [asyncio.create_task(b.submit(points(f"t{i}", 10))) for i in range(5)]
+        await asyncio.sleep(0.1)
+        assert not any(t.done() for t in tasks), "nobody is answered before the insert"
+        rec.gate.set()
+        await asyncio.gather(*tasks)
+        await b.close()
+        return rec
+
+    rec = asyncio.run(scenario())
+    assert len(rec.batches) == 1
+    assert sorted(p.tenant for p in rec.batches[0]) == [f"t{i}" for i in range(5)]
+
+
+def test_size_cap_splits_batches() -> None:
+    async def scenario() -> Recorder:
+        rec = Recorder()
+        b = Batcher(rec.write, max_points=25, max_delay_s=0.05)
+        b.start()
+        await asyncio.gather(*(b.submit(points("t", 10)) for _ in range(6)))
+        await b.close()
+        return rec
+
+    rec = asyncio.run(scenario())
+    assert sum(len(batch) for batch in rec.batches) == 6
+    assert all(sum(len(p) for p in batch) <= 30 for batch in rec.batches)
+    assert len(rec.batches) >= 2
+
+
+def test_a_failed_insert_fails_every_request_in_it_and_the_loop_survives() -> None:
+    async def scenario() -> None:
+        rec = Recorder(fail=True)
+        b = Batcher(rec.write, max_points=1000, max_delay_s=0.01)
+        b.start()
+        results = await asyncio.gather(
+            *(b.submit(points("t", 1)) for _ in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(r, StorageUnavailable) for r in results)
+        rec.fail = False
+        await b.submit(points("t", 1))
+        await b.close()
+        assert len(rec.batches) == 1
+
+    asyncio.run(scenario())
+
+
+def test_close_flushes_pending_work_and_refuses_new_work() -> None:
+    async def scenario() -> Recorder:
+        rec = Recorder()
+        b = Batcher(rec.write, max_points=1000, max_delay_s=0.2)
+        b.start()
+        pending = asyncio.create_task(b.submit(points("t", 3)))
+        await asyncio.sleep(0)
+        await b.close()
+        await pending
+        with pytest.raises(RuntimeError):
+            await b.submit(points("t", 1))
+        return rec
+
+    rec = asyncio.run(scenario())
+    assert sum(len(p) for batch in rec.batches for p in batch) == 3

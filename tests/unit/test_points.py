@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from luminate.errors import BadRequest, ErrorCode
+from luminate.ingest.points import PointErrorCode, PointValidator
+
+NOW = 1_795_600_800_000
+DAY = 86_400_000
+
+
+def validator(**kw: int) -> PointValidator:
+    opts = {"max_age_ms": 7 * DAY, "max_future_ms": 3_600_000, "max_points": 100}
+    opts.update(kw)
+    return PointValidator(**opts)
+
+
+def body(*metrics: object) -> bytes:
+    return msgspec.json.encode({"metrics": list(metrics)})
+
+
+def ok(**over: object) -> dict[str, object]:
+    point: dict[str, object] = {"name": "m", "timestamp": NOW, "value": 1.5,
+                                "dimensions": {"b": "2", "a": "1"}}
+    point.update(over)
+    return point
+
+
+def test_valid_points_are_stored_with_sorted_dimensions() -> None:
+    out = validator().decode(body(ok(), ok(timestamp="2026-11-25T10:00:00Z", value=2)), "t", NOW)
+    assert out.rejected == [] and len(out.points) == 2
+    assert out.points.keys == [["a", "b"], ["a", "b"]]
+    assert out.points.dim_values == [["1", "2"], ["1", "2"]]
+    assert out.points.timestamps == [NOW, 1795600800000]
+    assert out.points.values == [1.5, 2.0]
+    assert out.points.tenant == "t"
+
+
+@pytest.mark.parametrize(
+    ("point", "code"),
+    [
+        (ok(name="bad name"), PointErrorCode.INVALID_METRIC_NAME),
+        (ok(name="9lives"), PointErrorCode.INVALID_METRIC_NAME),
+        (ok(name="x" * 257), PointErrorCode.INVALID_METRIC_NAME),
+        (ok(dimensions={"bad-key": "v"}), PointErrorCode.INVALID_DIMENSION_KEY),
+        (ok(dimensions={"k" * 129: "v"}), PointErrorCode.INVALID_DIMENSION_KEY),
+        (ok(dimensions={"k": ""}), PointErrorCode.INVALID_DIMENSION_VALUE),
+        (ok(dimensions={"k": "v" * 257}), PointErrorCode.INVALID_DIMENSION_VALUE),
+        (ok(dimensions={f"k{i}": "v" for i in range(21)}), PointErrorCode.TOO_MANY_DIMENSIONS),
+        (ok(timestamp=NOW - 8 * DAY), PointErrorCode.TIMESTAMP_TOO_OLD),
+        (ok(timestamp=NOW + 2 * 3_600_000), PointErrorCode.TIMESTAMP_IN_FUTURE),
+        (ok(timestamp="2026-11-25T10:00:00"), PointErrorCode.INVALID_TIMESTAMP),
+        (ok(timestamp="soon"), PointErrorCode.INVALID_TIMESTAMP),
+        (ok(timestamp=-5), PointErrorCode.TIMESTAMP_TOO_OLD),
+        (ok(value="1.5"), PointErrorCode.INVALID_POINT),
+        (ok(value=None), PointErrorCode.INVALID_POINT),
+        (ok(extra=1), PointErrorCode.INVALID_POINT),
+        ({"name": "m", "value": 1}, PointErrorCode.INVALID_POINT),
+        (ok(dimensions={"k": 5}), PointErrorCode.INVALID_POINT),
+        ("not an object", PointErrorCode.INVALID_POINT),
+    ],
+)
+def test_each_rule_rejects_one_point_and_keeps_its_neighbours(
+    point: object, code: PointErrorCode
+) -> None:
+    out = validator().decode(body(ok(), point, ok(value=3)), "t", NOW)
+    assert [(e.index, e.error.code) for e in out.rejected] == [(1, code.value)]
+    assert out.points.values == [1.5, 3.0]
+    assert out.reasons == {code.value: 1}
+    assert out.rejected[0].error.message
+
+
+@pytest.mark.parametrize("literal", [b"1e999", b"-1e999"])
+def test_values_beyond_float_range_are_non_finite(literal: bytes) -> None:
+    good = msgspec.json.encode(ok())
+    raw = b'{"metrics": [' + good + b', {"name": "m", "timestamp": %d, "value": %s}]}' % (
+        NOW, literal)
+    out = validator().decode(raw, "t", NOW)
+    assert [(e.index, e.error.code) for e in out.rejected] == [(1, "non_finite_value")]
+    assert len(out.points) == 1
+
+
+def test_repeated_names_are_checked_every_time_they_are_new() -> None:
+    v = validator()
+    v.decode(body(ok(name="good")), "t", NOW)
+    out = v.decode(body(ok(name="good"), ok(name="good!")), "t", NOW)
+    assert [e.index for e in out.rejected] == [1]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b"{", ErrorCode.MALFORMED_JSON),
+        (b"\xff\xfe", ErrorCode.MALFORMED_JSON),
+        (b'{"metrics": [1]', ErrorCode.MALFORMED_JSON),
+        (b"[]", ErrorCode.INVALID_BODY),
+        (b'{"metrics": {}}', ErrorCode.INVALID_BODY),
+        (b'{"metrics": [], "tenant_id": "x"}', ErrorCode.INVALID_BODY),
+        (b"{}", ErrorCode.INVALID_BODY),
+        (b'{"metrics": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", ErrorCode.INVALID_BODY),
+    ],
+)
+def test_unusable_bodies_fail_as_a_whole(raw: bytes, code: ErrorCode) -> None:
+    with pytest.raises(BadRequest) as info:
+        validator().decode(raw, "t", NOW)
+    assert info.value.code is code
+
+
+def test_too_many_points() -> None:
+    with pytest.raises(BadRequest) as info:
+        validator(max_points=2).decode(body(ok(), ok(), ok()), "t", NOW)
+    assert info.value.code is ErrorCode.TOO_MANY_POINTS
+
+
+def test_reported_errors_are_capped_but_all_counted() -> None:
+    bad = [ok(name="bad name")] * 1500
+    out = validator(max_points=2000).decode(body(*bad), "t", NOW)
+    assert out.rejected_count == 1500
+    assert len(out.rejected) == 1000

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from luminate.query.model import Aggregation, Query, QueryType, TimeRange
+from luminate.storage.compile import Layout, compile_query
+from luminate.storage.errors import TenantScopeViolation
+from luminate.storage.sql import Statement, check_tenant_scoped, ident, quote
+
+ALL_QUERIES = [
+    Query(QueryType.RANGE, "m", TimeRange(0, 10), filters=(("k", "v"),)),
+    *[
+        Query(QueryType.AGGREGATE, "m", TimeRange(0, 10), aggregation=a, group_by=("a", "b"),
+              interval_ms=5)
+        for a in Aggregation
+    ],
+    Query(QueryType.RATE, "m", TimeRange(0, 10), interval_ms=5, group_by=("a",)),
+]
+
+
+@pytest.mark.parametrize("q", ALL_QUERIES, ids=lambda q: f"{q.type}-{q.aggregation}")
+@pytest.mark.parametrize("layout", [Layout(), Layout(frozenset({"a", "k"}))], ids=["arrays", "promoted"])
+def test_every_compiled_statement_carries_the_tenant(q: Query, layout: Layout) -> None:
+    stmt = compile_query("acme", q, layout)
+    scans = re.findall(r"FROM samples WHERE tenant_id = 'acme'", stmt.sql)
+    assert len(scans) == stmt.sql.count("FROM samples") >= 1
+
+
+@pytest.mark.parametrize("q", ALL_QUERIES, ids=lambda q: f"{q.type}-{q.aggregation}")
+def test_compiled_sql_uses_only_the_portable_dialect(q: Query) -> None:
+    sql = compile_query("acme", q, Layout()).sql
+    for construct in [r"\btoStartOfInterval\(", r"\bMap\(", r"\bOVER\b", r"DateTime64",
+                      r"\bmapKeys\(", r"\barrayFold\(", r"\bSETTINGS\b", r"\bQUALIFY\b",
+                      r"\blagInFrame\("]:
+        assert re.search(construct, sql) is None, construct
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count() FROM samples",
+        "SELECT count() FROM samples WHERE tenant_id = 'other'",
+        "SELECT count() FROM samples WHERE x = 1 AND tenant_id = 'acme'",
+        "SELECT * FROM (SELECT 1 FROM samples WHERE tenant_id = 'acme') JOIN samples USING x",
+        "ALTER TABLE samples DELETE WHERE metric_name = 'm'",
+        "SELECT 1 FROM default.samples WHERE 1",
+        "SELECT 1 FROM `samples` WHERE 1",
+        "SELECT 1",
+    ],
+)
+def test_failsafe_refuses_statements_without_the_tenant(sql: str) -> None:
+    with pytest.raises(TenantScopeViolation):
+        check_tenant_scoped(sql, "acme")
+    with pytest.raises(TenantScopeViolation):
+        Statement(sql, "acme")
+
+
+def test_failsafe_accepts_scoped_statements_and_ignores_quoted_text() -> None:
+    check_tenant_scoped("SELECT 1 FROM samples WHERE tenant_id = 'acme' AND x = 'FROM samples'",
+                        "acme")
+    check_tenant_scoped(
+        "ALTER TABLE samples ON CLUSTER c DELETE WHERE tenant_id = 'acme' AND y = 1", "acme"
+    )
+    with pytest.raises(TenantScopeViolation):
+        check_tenant_scoped("SELECT 1 FROM samples WHERE tenant_id = 'acme'", "")
+
+
+@pytest.mark.parametrize("value", ["plain", "it's", "back\\slash", "\\'", "nl\n", "nul\0", "✓"])
+def test_quote_escapes(value: str) -> None:
+    quoted = quote(value)
+    assert quoted.startswith("'") and quoted.endswith("'")
+    inner = quoted[1:-1]
+    assert re.search(r"(?<!\\)'", inner.replace("\\\\", "")) is None
+
+
+def test_ident_accepts_only_names() -> None:
+    assert ident("dim__customer_id") == "`dim__customer_id`"
+    with pytest.raises(ValueError):
+        ident("x`; DROP TABLE samples")
