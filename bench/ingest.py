@@ -179,8 +179,7 @@ def _summarize(results: list[ClientResult], data: DataSet, batch_size: int) -> I
     accepted = sum(r.accepted for r in results)
     if points != data.points or accepted != points:
         raise IngestError(
-            f"expected {data.points} points sent and accepted; sent {points}, "
-            f"accepted {accepted}"
+            f"expected {data.points} points sent and accepted; sent {points}, accepted {accepted}"
         )
     seconds = max(r.finished for r in results) - min(r.started for r in results)
     latencies = [x for r in results for x in r.latencies]

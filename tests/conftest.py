@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-import luminate.storage.embedded as embedded
+from luminate.storage import embedded
 
 TEST_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 

@@ -52,5 +52,3 @@ def tenant() -> str:
 @pytest.fixture
 def other_tenant() -> str:
     return f"o-{uuid.uuid4().hex[:12]}"
-
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -101,21 +102,21 @@ def aggregate(
     out = {}
     for key, members in groups.items():
         vals = np.array([p.value for p in members], dtype=np.float64)
-        if agg == "integral":
-            value = integral(members)
-        else:
-            value = {
-                "avg": lambda: float(np.mean(vals)),
-                "sum": lambda: float(np.sum(vals)),
-                "count": lambda: float(len(vals)),
-                "min": lambda: float(np.min(vals)),
-                "max": lambda: float(np.max(vals)),
-                "p50": lambda: float(np.quantile(vals, 0.5)),
-                "p95": lambda: float(np.quantile(vals, 0.95)),
-                "p99": lambda: float(np.quantile(vals, 0.99)),
-            }[agg]()
+        value = integral(members) if agg == "integral" else float(_NUMPY[agg](vals))
         out[key] = (value, len(vals), np.sort(vals))
     return out
+
+
+_NUMPY = {
+    "avg": np.mean,
+    "sum": np.sum,
+    "count": len,
+    "min": np.min,
+    "max": np.max,
+    "p50": lambda v: np.quantile(v, 0.5),
+    "p95": lambda v: np.quantile(v, 0.95),
+    "p99": lambda v: np.quantile(v, 0.99),
+}
 
 
 def integral(points: list[Point]) -> float:
@@ -145,7 +146,7 @@ def rate(
     out: dict[tuple[tuple[str, ...], int], float] = defaultdict(float)
     for members in by_series.values():
         members.sort(key=lambda p: (p.ts, p.value))
-        for a, b in zip(members, members[1:], strict=False):
+        for a, b in pairwise(members):
             delta = b.value - a.value if b.value >= a.value else b.value
             out[(group_key(b, group_by), bucket_of(b.ts, interval_ms))] += delta
     return {k: v / (interval_ms / 1000.0) for k, v in out.items()}

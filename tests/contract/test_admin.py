@@ -20,7 +20,9 @@ def _count(storage: Storage, tenant: str, metric: str) -> int:
 def test_delete_before_removes_only_older_points_of_one_metric(
     storage: Storage, tenant: str, other_tenant: str
 ) -> None:
-    pts = [oracle.Point(m, NOW - i * DAY // 2, 1.0, {"k": "v"}) for m in ("a", "b") for i in range(6)]
+    pts = [
+        oracle.Point(m, NOW - i * DAY // 2, 1.0, {"k": "v"}) for m in ("a", "b") for i in range(6)
+    ]
     storage.write([oracle.to_batch(tenant, pts), oracle.to_batch(other_tenant, pts)])
     storage.delete_before(tenant, "a", NOW - DAY)
     assert _count(storage, tenant, "a") == 3  # ages 0, 0.5 and exactly 1 day are kept
@@ -28,7 +30,9 @@ def test_delete_before_removes_only_older_points_of_one_metric(
     assert _count(storage, other_tenant, "a") == 6
 
 
-def test_retention_policies_and_enforcement(storage: Storage, tenant: str, other_tenant: str) -> None:
+def test_retention_policies_and_enforcement(
+    storage: Storage, tenant: str, other_tenant: str
+) -> None:
     pts = [oracle.Point(m, NOW - i * DAY, 1.0, {"k": "v"}) for m in ("a", "b") for i in range(6)]
     storage.write([oracle.to_batch(tenant, pts), oracle.to_batch(other_tenant, pts)])
     storage.set_retention(tenant, None, 3)

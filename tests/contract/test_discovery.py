@@ -14,9 +14,7 @@ def _load(storage: Storage, tenant: str) -> list[oracle.Point]:
     points = [
         oracle.Point("cpu", START + i * 1000, float(i), {"host": f"h{i % 4}", "dc": f"d{i % 2}"})
         for i in range(40)
-    ] + [
-        oracle.Point("mem", START + 3_600_000 + i, 1.0, {"host": f"h{i % 3}"}) for i in range(9)
-    ]
+    ] + [oracle.Point("mem", START + 3_600_000 + i, 1.0, {"host": f"h{i % 3}"}) for i in range(9)]
     storage.write([oracle.to_batch(tenant, points)])
     return points
 

@@ -37,8 +37,14 @@ def test_migrate_is_idempotent(storage: Storage) -> None:
 def test_a_retried_insert_does_not_duplicate(storage: Storage, tenant: str) -> None:
     points = oracle.generate(500, seed=3, start_ms=NOW - 600_000, span_ms=600_000)
     batch = oracle.to_batch(tenant, points)
-    data = [[tenant] * len(batch), batch.names, batch.timestamps, batch.values, batch.keys,
-            batch.dim_values]
+    data = [
+        [tenant] * len(batch),
+        batch.names,
+        batch.timestamps,
+        batch.values,
+        batch.keys,
+        batch.dim_values,
+    ]
     storage.engine.insert("samples", SAMPLE_COLUMNS, data)
     storage.engine.insert("samples", SAMPLE_COLUMNS, data)  # the same block, as a retry sends it
     q = Query(QueryType.AGGREGATE, "api_latency", WINDOW, aggregation=Aggregation.COUNT)
@@ -49,11 +55,19 @@ def test_query_timeout_is_enforced_and_cancelled_in_the_engine(
     storage: Storage, tenant: str
 ) -> None:
     rows = 300_000
-    points = oracle.generate(rows, seed=5, start_ms=NOW - 3_000_000, span_ms=3_000_000,
-                             customers=1000, endpoints=50)
+    points = oracle.generate(
+        rows, seed=5, start_ms=NOW - 3_000_000, span_ms=3_000_000, customers=1000, endpoints=50
+    )
     storage.write([oracle.to_batch(tenant, points)])
-    q = Query(QueryType.AGGREGATE, "api_latency", WINDOW, aggregation=Aggregation.INTEGRAL,
-              group_by=("customer_id", "endpoint"), limit=100_000, timeout_s=0.001)
+    q = Query(
+        QueryType.AGGREGATE,
+        "api_latency",
+        WINDOW,
+        aggregation=Aggregation.INTEGRAL,
+        group_by=("customer_id", "endpoint"),
+        limit=100_000,
+        timeout_s=0.001,
+    )
     with pytest.raises(StorageTimeout):
         storage.query(tenant, q)
     # Nothing of it keeps running in the engine.
@@ -68,8 +82,12 @@ def test_query_timeout_is_enforced_and_cancelled_in_the_engine(
         time.sleep(0.05)
     assert running == 0
     # With a sane timeout the same query answers and scans every point.
-    ok = storage.query(tenant, Query(QueryType.AGGREGATE, "api_latency", WINDOW,
-                                     aggregation=Aggregation.COUNT, timeout_s=30))
+    ok = storage.query(
+        tenant,
+        Query(
+            QueryType.AGGREGATE, "api_latency", WINDOW, aggregation=Aggregation.COUNT, timeout_s=30
+        ),
+    )
     assert ok.rows[0].value == rows  # type: ignore[union-attr]
     assert ok.points_scanned >= rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import pytest
 
@@ -55,7 +56,9 @@ def _aggregate(
 @pytest.mark.parametrize("agg", list(Aggregation), ids=str)
 @pytest.mark.parametrize("group_by", GROUPINGS, ids=lambda g: "+".join(g) or "all")
 def test_aggregate_matches_oracle(
-    storage: Storage, loaded: tuple[str, list[oracle.Point]], agg: Aggregation,
+    storage: Storage,
+    loaded: tuple[str, list[oracle.Point]],
+    agg: Aggregation,
     group_by: tuple[str, ...],
 ) -> None:
     tenant, points = loaded
@@ -84,7 +87,11 @@ def test_rate_matches_oracle_with_counter_resets(
     )
     storage.write([oracle.to_batch(tenant, points)])
     q = Query(
-        QueryType.RATE, "requests_total", WINDOW, group_by=group_by, interval_ms=interval_ms,
+        QueryType.RATE,
+        "requests_total",
+        WINDOW,
+        group_by=group_by,
+        interval_ms=interval_ms,
         limit=100_000,
     )
     rows = storage.query(tenant, q).rows
@@ -94,11 +101,7 @@ def test_rate_matches_oracle_with_counter_resets(
     for key, value in got.items():
         assert math.isclose(value, want[key], rel_tol=1e-9, abs_tol=1e-9), key
     ordered = sorted(points, key=lambda p: (p.series, p.ts, p.value))
-    resets = sum(
-        1
-        for a, b in zip(ordered, ordered[1:], strict=False)
-        if a.series == b.series and b.value < a.value
-    )
+    resets = sum(1 for a, b in pairwise(ordered) if a.series == b.series and b.value < a.value)
     assert resets > 10, "the data must exercise counter resets"
 
 
@@ -140,8 +143,9 @@ def test_range_returns_points_in_time_order_up_to_limit(
     tenant, points = loaded
     filters = {"customer_id": "cust_2"}
     selected = oracle.select(points, "api_latency", WINDOW.start_ms, WINDOW.end_ms, filters)
-    q = Query(QueryType.RANGE, "api_latency", WINDOW, filters=(("customer_id", "cust_2"),),
-              limit=100_000)
+    q = Query(
+        QueryType.RANGE, "api_latency", WINDOW, filters=(("customer_id", "cust_2"),), limit=100_000
+    )
     result = storage.query(tenant, q)
     assert not result.truncated
     assert [p.timestamp for p in result.rows] == sorted(p.ts for p in selected)  # type: ignore[union-attr]
@@ -154,16 +158,21 @@ def test_range_returns_points_in_time_order_up_to_limit(
     limited = storage.query(tenant, Query(QueryType.RANGE, "api_latency", WINDOW, limit=10))
     assert limited.truncated
     assert len(limited.rows) == 10
-    first_ten = sorted(p.ts for p in oracle.select(points, "api_latency", WINDOW.start_ms,
-                                                   WINDOW.end_ms, {}))[:10]
+    first_ten = sorted(
+        p.ts for p in oracle.select(points, "api_latency", WINDOW.start_ms, WINDOW.end_ms, {})
+    )[:10]
     assert [p.timestamp for p in limited.rows] == first_ten  # type: ignore[union-attr]
 
 
 def test_time_range_is_half_open(storage: Storage, tenant: str) -> None:
     points = [oracle.Point("edge", START + i * 1000, float(i), {"k": "v"}) for i in range(5)]
     storage.write([oracle.to_batch(tenant, points)])
-    q = Query(QueryType.AGGREGATE, "edge", TimeRange(START + 1000, START + 3000),
-              aggregation=Aggregation.SUM)
+    q = Query(
+        QueryType.AGGREGATE,
+        "edge",
+        TimeRange(START + 1000, START + 3000),
+        aggregation=Aggregation.SUM,
+    )
     rows = storage.query(tenant, q).rows
     assert [(r.value, r.count) for r in rows] == [(3.0, 2)]  # type: ignore[union-attr]
 
@@ -172,8 +181,14 @@ def test_aggregate_limit_truncates_groups(
     storage: Storage, loaded: tuple[str, list[oracle.Point]]
 ) -> None:
     tenant, _ = loaded
-    q = Query(QueryType.AGGREGATE, "api_latency", WINDOW, aggregation=Aggregation.COUNT,
-              group_by=("customer_id",), limit=2)
+    q = Query(
+        QueryType.AGGREGATE,
+        "api_latency",
+        WINDOW,
+        aggregation=Aggregation.COUNT,
+        group_by=("customer_id",),
+        limit=2,
+    )
     result = storage.query(tenant, q)
     assert result.truncated
     assert [r.group for r in result.rows] == [("cust_0",), ("cust_1",)]  # type: ignore[union-attr]

@@ -31,8 +31,9 @@ def test_two_tenants_never_see_each_other(storage: Storage, tenant: str, other_t
             value
         ]
         assert [k.key for k in storage.dimension_keys(who, "shared", None, 100)[0]] == ["k"]
-        q = Query(QueryType.AGGREGATE, "shared", WINDOW, aggregation=Aggregation.SUM,
-                  group_by=("k",))
+        q = Query(
+            QueryType.AGGREGATE, "shared", WINDOW, aggregation=Aggregation.SUM, group_by=("k",)
+        )
         rows = storage.query(who, q).rows
         assert [(r.group, r.value) for r in rows] == [((value,), expected_sum)]  # type: ignore[union-attr]
         points = storage.query(who, Query(QueryType.RANGE, "shared", WINDOW)).rows
@@ -45,5 +46,6 @@ def test_statement_without_tenant_predicate_never_runs(storage: Storage, tenant:
     with pytest.raises(TenantScopeViolation):
         Statement("SELECT count() FROM samples", tenant)
     with pytest.raises(TenantScopeViolation):
-        Statement(f"SELECT count() FROM samples WHERE tenant_id = 'x' OR tenant_id = '{tenant}'",
-                  tenant)
+        Statement(
+            f"SELECT count() FROM samples WHERE tenant_id = 'x' OR tenant_id = '{tenant}'", tenant
+        )

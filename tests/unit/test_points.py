@@ -21,8 +21,12 @@ def body(*metrics: object) -> bytes:
 
 
 def ok(**over: object) -> dict[str, object]:
-    point: dict[str, object] = {"name": "m", "timestamp": NOW, "value": 1.5,
-                                "dimensions": {"b": "2", "a": "1"}}
+    point: dict[str, object] = {
+        "name": "m",
+        "timestamp": NOW,
+        "value": 1.5,
+        "dimensions": {"b": "2", "a": "1"},
+    }
     point.update(over)
     return point
 
@@ -74,8 +78,11 @@ def test_each_rule_rejects_one_point_and_keeps_its_neighbours(
 @pytest.mark.parametrize("literal", [b"1e999", b"-1e999"])
 def test_values_beyond_float_range_are_non_finite(literal: bytes) -> None:
     good = msgspec.json.encode(ok())
-    raw = b'{"metrics": [' + good + b', {"name": "m", "timestamp": %d, "value": %s}]}' % (
-        NOW, literal)
+    raw = (
+        b'{"metrics": ['
+        + good
+        + b', {"name": "m", "timestamp": %d, "value": %s}]}' % (NOW, literal)
+    )
     out = validator().decode(raw, "t", NOW)
     assert [(e.index, e.error.code) for e in out.rejected] == [(1, "non_finite_value")]
     assert len(out.points) == 1

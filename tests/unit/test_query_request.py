@@ -8,28 +8,43 @@ from luminate.query.model import Aggregation, QueryType, TimeRange
 from luminate.query.request import QueryLimits, decode_query
 
 NOW = 1_795_600_800_000
-LIMITS = QueryLimits(default_limit=1000, max_limit=5000, default_timeout_s=10,
-                     max_timeout_s=60, max_buckets=100)
+LIMITS = QueryLimits(
+    default_limit=1000, max_limit=5000, default_timeout_s=10, max_timeout_s=60, max_buckets=100
+)
 
 
 def q(**over: object) -> bytes:
-    base: dict[str, object] = {"queryType": "aggregate", "metricName": "api_latency",
-                               "timeRange": {"relative": "1h"}, "aggregation": "p95"}
+    base: dict[str, object] = {
+        "queryType": "aggregate",
+        "metricName": "api_latency",
+        "timeRange": {"relative": "1h"},
+        "aggregation": "p95",
+    }
     base.update(over)
     return msgspec.json.encode({k: v for k, v in base.items() if v is not None})
 
 
 def test_full_aggregate_query() -> None:
     query = decode_query(
-        q(filters={"customer_id": "c1"}, groupBy=["endpoint"], interval="1m", limit=10,
-          timeout="500ms"),
-        LIMITS, NOW,
+        q(
+            filters={"customer_id": "c1"},
+            groupBy=["endpoint"],
+            interval="1m",
+            limit=10,
+            timeout="500ms",
+        ),
+        LIMITS,
+        NOW,
     )
     assert query.type is QueryType.AGGREGATE and query.aggregation is Aggregation.P95
     assert query.time_range == TimeRange(NOW - 3_600_000, NOW + 1)
     assert query.filters == (("customer_id", "c1"),)
     assert (query.group_by, query.interval_ms, query.limit, query.timeout_s) == (
-        ("endpoint",), 60_000, 10, 0.5)
+        ("endpoint",),
+        60_000,
+        10,
+        0.5,
+    )
 
 
 def test_absolute_range_in_both_spellings() -> None:
@@ -44,7 +59,7 @@ def test_absolute_range_in_both_spellings() -> None:
     [
         (b"{", ErrorCode.MALFORMED_JSON),
         (b"[" * 50_000, ErrorCode.INVALID_BODY),
-        (b"{\"queryType\": " + b"[" * 50_000, ErrorCode.INVALID_BODY),
+        (b'{"queryType": ' + b"[" * 50_000, ErrorCode.INVALID_BODY),
         (q(queryType="histogram"), ErrorCode.UNKNOWN_QUERY_TYPE),
         (q(aggregation="median"), ErrorCode.UNKNOWN_AGGREGATION),
         (q(aggregation=None), ErrorCode.MISSING_FIELD),

@@ -15,8 +15,12 @@ def test_defaults_and_environment() -> None:
     s = load_settings({})
     assert (s.server_host, s.server_port, s.storage_backend) == ("0.0.0.0", 8080, "embedded")
     s = load_settings(
-        {"LUMINATE_SERVER_PORT": "9001", "LUMINATE_STORAGE_PROMOTED_DIMENSIONS": "a, b",
-         "LUMINATE_STORAGE_FSYNC": "false", "JWT_SECRET": "s" * 40}
+        {
+            "LUMINATE_SERVER_PORT": "9001",
+            "LUMINATE_STORAGE_PROMOTED_DIMENSIONS": "a, b",
+            "LUMINATE_STORAGE_FSYNC": "false",
+            "JWT_SECRET": "s" * 40,
+        }
     )
     assert s.server_port == 9001
     assert s.storage_promoted_dimensions == ["a", "b"]
@@ -31,8 +35,12 @@ def test_unknown_variable_is_an_error() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("LUMINATE_SERVER_PORT", "abc"), ("LUMINATE_SERVER_PORT", "70000"),
-     ("LUMINATE_STORAGE_BACKEND", "mysql"), ("LUMINATE_LOG_LEVEL", "loud")],
+    [
+        ("LUMINATE_SERVER_PORT", "abc"),
+        ("LUMINATE_SERVER_PORT", "70000"),
+        ("LUMINATE_STORAGE_BACKEND", "mysql"),
+        ("LUMINATE_LOG_LEVEL", "loud"),
+    ],
 )
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -62,7 +70,9 @@ def test_secret_file_and_masking(tmp_path: Path) -> None:
 def test_every_setting_is_documented_and_the_reference_is_current() -> None:
     assert all(spec.description for spec in describe())
     generated = subprocess.run(
-        [sys.executable, "-m", "luminate", "config", "docs"], capture_output=True, text=True,
+        [sys.executable, "-m", "luminate", "config", "docs"],
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
     assert (ROOT / "docs" / "configuration.md").read_text() == generated, (

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Set up everything and run the whole test suite: lint, types, unit, contract and end-to-end tests.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k write).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+
+echo "== ruff" && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
+echo "== mypy" && .venv/bin/mypy
+echo "== pytest"
+exec .venv/bin/python -m pytest "$@"
