@@ -93,15 +93,17 @@ def build_verifier(settings: Settings) -> TokenVerifier:
         raise ConfigError(str(exc)) from None
 
 
-def create_app(settings: Settings, *, storage: Storage | None = None) -> Starlette:
-    """The app. Storage is opened (and migrated) at startup unless one is passed in, in which
-    case the caller keeps ownership and the app never closes it."""
+def create_app(
+    settings: Settings, *, storage: Storage | None = None, own_storage: bool = False
+) -> Starlette:
+    """The app. Storage is opened at startup unless one is passed in; the app closes it at
+    shutdown when it opened it or `own_storage` says so. Migrations run at startup."""
     verifier = build_verifier(settings)
     metrics = Metrics(backend=settings.storage_backend)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        owned = storage is None
+        owned = storage is None or own_storage
         store = storage if storage is not None else build_storage(settings)
         try:
             await asyncio.to_thread(store.migrate)

@@ -14,7 +14,7 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
-from luminate.app import create_app
+from luminate.app import build_storage, create_app
 from luminate.settings import Settings
 
 log = logging.getLogger("luminate.server")
@@ -49,7 +49,14 @@ class _Server(uvicorn.Server):
 
 
 def serve(settings: Settings) -> None:
-    app = create_app(settings)
+    """Opens storage first, so a configuration or storage problem is one clear error before
+    anything listens."""
+    storage = build_storage(settings)
+    try:
+        app = create_app(settings, storage=storage, own_storage=True)
+    except BaseException:
+        storage.close()
+        raise
     config = uvicorn.Config(
         app,
         host=settings.server_host,

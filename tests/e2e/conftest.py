@@ -8,7 +8,6 @@ import pytest
 from tests.e2e.server import LuminateProcess
 
 
-
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., LuminateProcess]]:
     """Start `luminate serve` processes; every one is stopped (by its PID) afterwards."""
@@ -17,7 +16,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LuminateProcess]]:
     def start(data_dir: Path | None = None, **env: str) -> LuminateProcess:
         n = len(started)
         proc = LuminateProcess(
-            data_dir=data_dir or tmp_path / f"data{n}", log_path=tmp_path / f"server{n}.log",
+            data_dir=data_dir or tmp_path / f"data{n}",
+            log_path=tmp_path / f"server{n}.log",
             env_extra=env,
         )
         started.append(proc)

@@ -50,14 +50,14 @@ class LuminateProcess:
         return env
 
     def start(self, timeout_s: float = 60.0) -> LuminateProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "luminate", "serve"],
-            env=self.env(),
-            stdout=log,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "luminate", "serve"],
+                env=self.env(),
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
         self.wait_ready(timeout_s)
         return self
 
@@ -66,16 +66,17 @@ class LuminateProcess:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"luminate exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}"
-                )
+                tail = self.log_path.read_text()[-3000:]
+                raise RuntimeError(f"luminate exited with {self.proc.returncode}:\n{tail}")
             try:
                 if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise TimeoutError(f"luminate not ready in {timeout_s} s:\n{self.log_path.read_text()[-3000:]}")
+        raise TimeoutError(
+            f"luminate not ready in {timeout_s} s:\n{self.log_path.read_text()[-3000:]}"
+        )
 
     def token(self, tenant: str, scopes: str = "read,write", ttl_s: int = 3600) -> str:
         return create_token(TEST_SECRET, tenant=tenant, scopes=scopes.split(","), ttl_s=ttl_s)

@@ -11,8 +11,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
@@ -57,6 +57,18 @@ class SlowWrite:
         yield raw[half:]
 
 
+@contextmanager
+def slow_pool(writes: list[SlowWrite]) -> Iterator[ThreadPoolExecutor]:
+    """A pool for slow writes that releases every one of them on the way out, so a failing
+    assertion does not leave threads waiting on their release."""
+    with ThreadPoolExecutor(max_workers=len(writes)) as pool:
+        try:
+            yield pool
+        finally:
+            for w in writes:
+                w.release.set()
+
+
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -75,19 +87,23 @@ def slow_writes(count: int, points: int, start_value: int) -> list[SlowWrite]:
     return out
 
 
-def send_slow(proc: LuminateProcess, write: SlowWrite) -> tuple[int, dict[str, Any]]:
+def send_slow(proc: LuminateProcess, write: SlowWrite) -> httpx.Response:
     with httpx.Client(timeout=60) as client:
-        response = client.post(
+        return client.post(
             proc.url + "/api/v1/write",
             content=write.chunks(),
             headers=proc.headers(TENANT, "write"),
         )
-    return response.status_code, response.json()
+
+
+def assert_accepted(response: httpx.Response, write: SlowWrite) -> None:
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == len(write.values)
 
 
 def start_slow(
     pool: ThreadPoolExecutor, proc: LuminateProcess, writes: list[SlowWrite]
-) -> list[Future[tuple[int, dict[str, Any]]]]:
+) -> list[Future[httpx.Response]]:
     futures = [pool.submit(send_slow, proc, w) for w in writes]
     for w in writes:
         assert w.head_sent.wait(WAIT_S), "slow write never started sending"
@@ -172,7 +188,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(start_server: StartServer
     after_close = slow_writes(count=2, points=5000, start_value=10_000)
     late_values = [20_000 + k + 0.5 for k in range(100)]
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with slow_pool(during_delay + after_close) as pool:
         first = start_slow(pool, proc, during_delay)
         second = start_slow(pool, proc, after_close)
 
@@ -192,18 +208,16 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(start_server: StartServer
 
         for w in during_delay:
             w.release.set()
-        for f in first:
-            status, body = f.result(timeout=WAIT_S)
-            assert (status, body["accepted"]) == (200, 5000), body
+        for w, f in zip(during_delay, first, strict=True):
+            assert_accepted(f.result(timeout=WAIT_S), w)
 
         wait_listener_closed(proc)
         assert proc.proc is not None
         assert proc.proc.poll() is None, "process exited while requests were still in flight"
         for w in after_close:
             w.release.set()
-        for f in second:
-            status, body = f.result(timeout=WAIT_S)
-            assert (status, body["accepted"]) == (200, 5000), body
+        for w, f in zip(after_close, second, strict=True):
+            assert_accepted(f.result(timeout=WAIT_S), w)
 
     assert wait_exit(proc) == 0
     messages = log_messages(proc)
@@ -239,14 +253,14 @@ def test_sigterm_without_delay_still_finishes_in_flight_write(start_server: Star
     proc = start_server(LUMINATE_SHUTDOWN_DELAY_SECONDS="0")
     writes = slow_writes(count=1, points=2000, start_value=0)
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with slow_pool(writes) as pool:
         futures = start_slow(pool, proc, writes)
         proc.signal(signal.SIGTERM)
         wait_listener_closed(proc)
         writes[0].release.set()
-        status, body = futures[0].result(timeout=WAIT_S)
+        response = futures[0].result(timeout=WAIT_S)
 
-    assert (status, body["accepted"]) == (200, 2000), body
+    assert_accepted(response, writes[0])
     assert wait_exit(proc) == 0
 
     restarted = start_server(data_dir=proc.data_dir)

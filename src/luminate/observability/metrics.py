@@ -62,7 +62,10 @@ class Metrics:
             "luminate_metrics_ingested", "Points accepted and stored.", registry=r
         )
         self.rejected = Counter(
-            "luminate_metrics_rejected", "Points rejected, by reason.", ["reason"], registry=r
+            "luminate_metrics_rejected",
+            "Points rejected by reason; a write rejected as a whole counts once under its code.",
+            ["reason"],
+            registry=r,
         )
         self.rate_limited = Counter(
             "luminate_rate_limit_rejected",
@@ -72,7 +75,7 @@ class Metrics:
         )
         self.active_series = Gauge(
             "luminate_tenant_active_series",
-            "Estimated distinct series per tenant (last hour).",
+            "Estimated distinct series per tenant, as last read through /api/v1/cardinality.",
             ["tenant_id"],
             registry=r,
         )

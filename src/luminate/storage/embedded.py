@@ -116,7 +116,9 @@ class EmbeddedEngine:
                 result = conn.query(sql + _settings_clause(settings), "JSONCompact")
             except Exception as exc:
                 raise _translate(exc, sql) from None
-            return SelectResult(_decoder.decode(result.bytes()).data, int(result.rows_read()))
+            return SelectResult(
+                _decoder.decode(result.bytes()).data, int(result.storage_rows_read())
+            )
 
     def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
         if self._closed:
