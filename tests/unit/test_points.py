@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import random
+
 import msgspec
 import pytest
 
 from luminate.errors import BadRequest, ErrorCode
-from luminate.ingest.points import PointErrorCode, PointValidator
+from luminate.ingest.points import PointErrorCode, PointValidator, WriteBody
 
 NOW = 1_795_600_800_000
 DAY = 86_400_000
@@ -31,11 +33,11 @@ def ok(**over: object) -> dict[str, object]:
     return point
 
 
-def test_valid_points_are_stored_with_sorted_dimensions() -> None:
+def test_valid_points_keep_keys_and_values_aligned() -> None:
     out = validator().decode(body(ok(), ok(timestamp="2026-11-25T10:00:00Z", value=2)), "t", NOW)
     assert out.rejected == [] and len(out.points) == 2
-    assert out.points.keys == [["a", "b"], ["a", "b"]]
-    assert out.points.dim_values == [["1", "2"], ["1", "2"]]
+    assert out.points.keys == [["b", "a"], ["b", "a"]]
+    assert out.points.dim_values == [["2", "1"], ["2", "1"]]
     assert out.points.timestamps == [NOW, 1795600800000]
     assert out.points.values == [1.5, 2.0]
     assert out.points.tenant == "t"
@@ -125,3 +127,65 @@ def test_reported_errors_are_capped_but_all_counted() -> None:
     out = validator(max_points=2000).decode(body(*bad), "t", NOW)
     assert out.rejected_count == 1500
     assert len(out.rejected) == 1000
+
+
+VALID = {
+    "name": ["m", "cpu_total", "_x"],
+    "timestamp": [NOW, NOW - DAY, NOW + 60_000],
+    "value": [1.0, -3, 0, 1e300],
+    "dimensions": [{"a": "1"}, {}, {"b": "x", "a": "y"}, {"k": "v" * 256}],
+}
+INVALID = {
+    "name": ["9bad", "bad name", "n" * 257],
+    "timestamp": [NOW - 8 * DAY, NOW + 7_200_000, "2026-11-25T10:00:00", "soon", 1.5],
+    "value": ["1", None],
+    "dimensions": [
+        {"bad-key": "v"},
+        {"k": ""},
+        {"k": "v" * 257},
+        {f"k{i}": "v" for i in range(21)},
+        {"k": 5},
+        {"k" * 129: "v"},
+    ],
+}
+
+
+def _random_point(rng: random.Random, p_invalid: float) -> object:
+    point: dict[str, object] = {
+        field: rng.choice((INVALID if rng.random() < p_invalid else VALID)[field])
+        for field in VALID
+    }
+    if rng.random() < p_invalid / 4:
+        point["extra"] = True
+    if rng.random() < p_invalid / 4:
+        del point["value"]
+    return point
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_fast_and_per_point_paths_apply_the_same_rules(seed: int) -> None:
+    rng = random.Random(seed)
+    p_invalid = [0.0, 0.02, 0.3][seed % 3]
+    raw = body(*(_random_point(rng, p_invalid) for _ in range(rng.randint(1, 30))))
+    cold = validator().decode(raw, "t", NOW)  # empty caches: every point is checked on its own
+    warm = validator()
+    warm.decode(
+        body(*(ok(name=n, dimensions={k: "v"}) for n in VALID["name"] for k in ("a", "b", "k"))),
+        "t",
+        NOW,
+    )
+    hot = warm.decode(raw, "t", NOW)  # warm caches: the fast path when nothing is wrong
+    assert [(e.index, e.error.code) for e in hot.rejected] == [
+        (e.index, e.error.code) for e in cold.rejected
+    ]
+    assert hot.points == cold.points
+    if p_invalid == 0.0:
+        assert cold.rejected == []
+
+
+def test_the_fast_path_is_taken_once_names_are_known() -> None:
+    v = validator()
+    raw = body(ok(), ok(value=2))
+    first = v.decode(raw, "t", NOW)
+    assert v._all_valid(msgspec.json.decode(raw, type=WriteBody).metrics, NOW)
+    assert v.decode(raw, "t", NOW).points == first.points

@@ -47,8 +47,10 @@ def samples_columns(caps: Capabilities) -> str:
         f"value Float64, "
         f"dim_keys Array({lc}), "
         f"dim_values Array(String), "
-        # Series identity: keys are written sorted, so equal dimension sets hash equally.
-        f"series_id UInt64 MATERIALIZED cityHash64(dim_keys, dim_values)"
+        # Series identity: the dimensions sorted by key, so equal sets hash equally whatever
+        # order a client sent them in.
+        "series_id UInt64 MATERIALIZED "
+        "cityHash64(arraySort(dim_keys), arraySort((v, k) -> k, dim_values, dim_keys))"
     )
 
 

@@ -35,7 +35,8 @@ _WRITE_ATTEMPTS = 3
 
 @dataclass
 class TenantPoints:
-    """Validated points of one tenant, column by column; dimension keys sorted per point."""
+    """Validated points of one tenant, column by column; `keys[i]` and `dim_values[i]` are
+    point i's dimensions in matching order (any order: series identity sorts them)."""
 
     tenant: str
     names: list[str] = field(default_factory=list)
