@@ -8,10 +8,6 @@ from dataclasses import dataclass, field
 from bench.server import HOST
 
 
-class ResponseError(RuntimeError):
-    """The server answered a request with something the benchmark does not accept."""
-
-
 @dataclass
 class Connection:
     port: int

@@ -15,6 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
+from multiprocessing.queues import Queue
 from typing import Any
 
 import msgspec
@@ -67,7 +68,7 @@ class ClientResult:
     failures: list[str] = field(default_factory=list)
 
 
-def _client(job: ClientJob, barrier: mps.Barrier, results: Any) -> None:
+def _client(job: ClientJob, barrier: mps.Barrier, results: Queue[ClientResult]) -> None:
     """Body of one client process; always puts exactly one ClientResult on `results`."""
     out = ClientResult(job.client)
     try:
@@ -138,7 +139,7 @@ def ingest(server: Server, data: DataSet, batch_size: int, clients: int) -> Inge
     token = server.token(("write",))
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(clients)
-    results: Any = ctx.Queue()
+    results: Queue[ClientResult] = ctx.Queue()
     procs: list[SpawnProcess] = []
     got: list[ClientResult] = []
     try:
@@ -149,7 +150,8 @@ def ingest(server: Server, data: DataSet, batch_size: int, clients: int) -> Inge
             proc = ctx.Process(target=_client, args=(job, barrier, results), daemon=True)
             proc.start()
             procs.append(proc)
-        deadline = time.monotonic() + READY_TIMEOUT_S + REQUEST_TIMEOUT_S * n_batches
+        per_client = -(-n_batches // clients)
+        deadline = time.monotonic() + READY_TIMEOUT_S + REQUEST_TIMEOUT_S * per_client
         while len(got) < clients:
             try:
                 got.append(results.get(timeout=1.0))

@@ -22,6 +22,8 @@ from bench.stats import ms, percentile
 
 QUERY_PATH = "/api/v1/query"
 RESULT_LIMIT = 10_000
+# The longest timeout the service allows, so slow queries are measured instead of cut off.
+QUERY_TIMEOUT = "60s"
 
 
 class QueryError(RuntimeError):
@@ -63,6 +65,7 @@ def _avg_by_customer(window: str, customer: str) -> dict[str, Any]:
         "aggregation": "avg",
         "groupBy": ["customer_id"],
         "limit": RESULT_LIMIT,
+        "timeout": QUERY_TIMEOUT,
     }
 
 
@@ -75,6 +78,7 @@ def _p95_by_endpoint(window: str, customer: str) -> dict[str, Any]:
         "aggregation": "p95",
         "groupBy": ["endpoint"],
         "limit": RESULT_LIMIT,
+        "timeout": QUERY_TIMEOUT,
     }
 
 
@@ -87,6 +91,7 @@ def _count_per_minute(window: str, customer: str) -> dict[str, Any]:
         "aggregation": "count",
         "interval": "1m",
         "limit": RESULT_LIMIT,
+        "timeout": QUERY_TIMEOUT,
     }
 
 
@@ -227,7 +232,7 @@ def stored_points(server: Server, data: DataSet) -> int:
             "metricName": METRIC,
             "timeRange": {"start": data.start_ms, "end": data.end_ms},
             "aggregation": "count",
-            "timeout": "60s",
+            "timeout": QUERY_TIMEOUT,
         }
     )
     try:

@@ -50,7 +50,8 @@ def header(doc: dict[str, Any]) -> list[str]:
         ),
         (
             f"clients: {cfg['clients']} processes, pre-encoded bodies over keep-alive HTTP/1.1; "
-            f"queries: 1 connection, {cfg['warmups']} warm-ups + {cfg['repetitions']} timed each"
+            f"queries: 1 connection, {cfg['warmups']} warm-ups + {cfg['repetitions']} timed each, "
+            f"timeout {doc['query_timeout']}"
         ),
         (
             f"host: {env['cpus']} CPUs, Python {env['python']}, luminate {env['luminate']}, "
@@ -179,7 +180,7 @@ def render(doc: dict[str, Any]) -> str:
         "Columns: B/pt parts = bytes of active data parts / points; B/pt du = whole data",
         "directory (as du, includes merged-away parts not yet deleted) / points; RSS MB after",
         "loading and settling, RSS MB q after the queries, peak = VmHWM; matched = points the",
-        "query aggregated (sum of counts); scanned = rows the engine read (pointsScanned).",
+        "query aggregated (sum of counts); scanned = the response's pointsScanned.",
     ]
     for note in doc.get("notes", []):
         lines.append(f"note: {note}")

@@ -23,10 +23,10 @@ import msgspec
 
 from bench import generate
 from bench.generate import DataSet
-from bench.ingest import ingest
-from bench.query import QueryError, measure, stored_points
+from bench.ingest import IngestError, ingest
+from bench.query import QUERY_TIMEOUT, QueryError, measure, stored_points
 from bench.report import render
-from bench.server import Server, running, settle
+from bench.server import Server, ServerError, running, settle
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PROMOTED = "customer_id,endpoint,region"
@@ -70,7 +70,7 @@ class Preset:
     settle_s: float
 
 
-QUICK = Preset(points=(200_000,), ingest_points=200_000, repetitions=10, settle_s=5.0)
+QUICK = Preset(points=(200_000,), ingest_points=200_000, repetitions=10, settle_s=10.0)
 FULL = Preset(
     points=(1_000_000, 10_000_000), ingest_points=1_000_000, repetitions=50, settle_s=60.0
 )
@@ -231,7 +231,8 @@ class Runner:
             load = ingest(server, data, cfg.load_batch_size, cfg.clients)
             _check_stored(server, data)
             _progress(f"{label}: loaded at {load.points_per_s:,.0f} points/s; settling")
-            waited, disk = settle(server.data_dir, cfg.settle_s)
+            settled = settle(server.data_dir, cfg.settle_s)
+            disk = settled.usage
             rss_load = server.memory().rss
             _progress(f"{label}: querying ({cfg.warmups} + {cfg.repetitions} runs each)")
             queries = measure(
@@ -249,7 +250,8 @@ class Runner:
             "data_start_ms": data.start_ms,
             "data_end_ms": data.end_ms,
             "load": load.to_json(),
-            "settle_s": round(waited, 1),
+            "settle_s": round(settled.waited_s, 1),
+            "merges_quiet": settled.quiet,
             "disk": {
                 "total_bytes": disk.total,
                 "active_part_bytes": disk.active_parts,
@@ -280,8 +282,13 @@ def _notes(doc: dict[str, Any]) -> list[str]:
                 share = first["points_matched_median"] / s["points"]
                 notes.append(
                     f"{v['name']} {s['points']:,}: the {doc['config']['window']} window held "
-                    f"{share:.1%} of the loaded points when queried (the oldest fell out of it "
-                    "while loading)"
+                    f"{share:.1%} of the loaded points when queried (points older than the "
+                    "window are not aggregated: the first loaded may have left it during the load)"
+                )
+            if not s["merges_quiet"]:
+                notes.append(
+                    f"{v['name']} {s['points']:,}: parts were still changing (merges running) "
+                    f"when disk and RSS were measured, after {s['settle_s']:g} s"
                 )
             if s["disk"]["inactive_parts"]:
                 notes.append(
@@ -300,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": command,
         "started": started.isoformat(timespec="seconds"),
         "config": asdict(config),
+        "query_timeout": QUERY_TIMEOUT,
         "data": {
             "metric": generate.METRIC,
             "customers": generate.CUSTOMERS,
@@ -330,6 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             variant["ingest"] = runner.ingest_runs(name, env)
             variant["datasets"] = [runner.dataset_run(name, env, n) for n in config.points]
             doc["variants"].append(variant)
+    except (IngestError, QueryError, ServerError) as exc:
+        print(f"bench: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     finally:
         if options.keep_data:
             _progress(f"data directories and server logs kept in {base}")

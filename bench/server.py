@@ -212,13 +212,20 @@ def disk_usage(data_dir: Path) -> DiskUsage:
     )
 
 
-def settle(data_dir: Path, max_wait_s: float, quiet_s: float = 5.0) -> tuple[float, DiskUsage]:
+@dataclass(frozen=True)
+class Settled:
+    waited_s: float
+    quiet: bool
+    usage: DiskUsage
+
+
+def settle(data_dir: Path, max_wait_s: float, quiet_s: float = 5.0) -> Settled:
     """Wait until the set of active parts has not changed for `quiet_s` (background merges have
-    stopped), at most `max_wait_s`. Returns the seconds waited and the last disk usage."""
+    stopped), at most `max_wait_s`; `quiet` says whether that happened in time."""
     started = time.monotonic()
-    usage = disk_usage(data_dir)
     names = {p.name for p in _active(_part_dirs(data_dir))}
     stable_since = started
+    quiet = False
     while time.monotonic() - started < max_wait_s:
         time.sleep(1.0)
         now_names = {p.name for p in _active(_part_dirs(data_dir))}
@@ -226,9 +233,9 @@ def settle(data_dir: Path, max_wait_s: float, quiet_s: float = 5.0) -> tuple[flo
             names = now_names
             stable_since = time.monotonic()
         elif time.monotonic() - stable_since >= quiet_s:
+            quiet = True
             break
-    usage = disk_usage(data_dir)
-    return time.monotonic() - started, usage
+    return Settled(time.monotonic() - started, quiet, disk_usage(data_dir))
 
 
 @contextmanager

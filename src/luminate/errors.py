@@ -44,7 +44,6 @@ class ErrorCode(StrEnum):
     # storage and server
     QUERY_TIMEOUT = "query_timeout"
     STORAGE_UNAVAILABLE = "storage_unavailable"
-    SHUTTING_DOWN = "shutting_down"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -86,7 +86,7 @@ def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]
     assert resp.status_code == status, resp.text
     body = resp.json()
     assert set(body) == {"error"}, body
-    error = body["error"]
+    error: dict[str, Any] = body["error"]
     assert set(error) == {"code", "message", "details"}, error
     assert error["code"] == code, error
     assert isinstance(error["message"], str)
@@ -259,6 +259,7 @@ REJECTED: list[tuple[str, Header, int, str]] = [
 def test_rejected_tokens(
     server: LuminateProcess, make_headers: Header, status: int, code: str
 ) -> None:
+    """A valid token also rides in `?access_token=`: the query string never authenticates."""
     tenant = new_tenant()
     token = forge(claims_for(tenant))
     resp = httpx.get(

@@ -32,7 +32,11 @@ def test_valid_token_gives_the_tenant_and_scopes() -> None:
 
 
 def _claims(**over: object) -> dict[str, object]:
-    c: dict[str, object] = {"tenant_id": "acme", "scopes": ["read"], "exp": int(time.time()) + 60}
+    c: dict[str, object] = {
+        "tenant_id": "acme",
+        "scopes": ["read"],
+        "exp": int(time.time()) + 86_400,
+    }
     c.update(over)
     return {k: v for k, v in c.items() if v is not None}
 

@@ -51,6 +51,10 @@ class AdminService:
             ) from None
         except RecursionError:
             raise BadRequest("body is nested too deeply", code=ErrorCode.INVALID_BODY) from None
+        except UnicodeDecodeError as exc:
+            raise BadRequest(
+                f"body is not valid UTF-8: {exc}", code=ErrorCode.MALFORMED_JSON
+            ) from None
         if not 1 <= req.days <= MAX_RETENTION_DAYS:
             raise BadRequest(
                 f"days must be between 1 and {MAX_RETENTION_DAYS}",

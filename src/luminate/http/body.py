@@ -47,35 +47,50 @@ async def read_body(request: Request, limit: int) -> bytes:
     return raw
 
 
+def _corrupt(kind: str, why: object) -> BadRequest:
+    return BadRequest(f"{kind} body is corrupt: {why}", code=ErrorCode.INVALID_COMPRESSED_BODY)
+
+
 def _gunzip(raw: bytes, limit: int) -> bytes:
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    """Every gzip member (RFC 1952 allows several), never more than `limit` bytes of output."""
     out = bytearray()
     data = raw
     try:
         while data:
-            out += d.decompress(data, limit + 1 - len(out))
-            if len(out) > limit:
-                raise _too_large(limit, "decompressed body")
-            data = d.unconsumed_tail
-            if d.eof:
-                break
-        if not d.eof:
-            raise BadRequest("gzip body is truncated", code=ErrorCode.INVALID_COMPRESSED_BODY)
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while not d.eof:
+                if not data:
+                    raise _corrupt("gzip", "truncated")
+                out += d.decompress(data, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise _too_large(limit, "decompressed body")
+                data = d.unconsumed_tail
+            data = d.unused_data
     except zlib.error as exc:
-        raise BadRequest(
-            f"gzip body is corrupt: {exc}", code=ErrorCode.INVALID_COMPRESSED_BODY
-        ) from None
+        raise _corrupt("gzip", exc) from None
     return bytes(out)
 
 
 def _unzstd(raw: bytes, limit: int) -> bytes:
+    """Every zstd frame (RFC 8878 allows several), never more than `limit` bytes of output, and
+    only when the last frame is complete."""
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw))
+        # Bounded read first: a bomb stops here, whatever content size its frame declares.
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(raw), read_across_frames=True
+        )
         out = reader.read(limit + 1)
+        if len(out) > limit:
+            raise _too_large(limit, "decompressed body")
+        # The output is known to be small now; make sure no frame was cut short, which the
+        # stream reader does not report.
+        data = raw
+        while data:
+            frame = zstandard.ZstdDecompressor().decompressobj()
+            frame.decompress(data)
+            if not frame.eof:
+                raise _corrupt("zstd", "truncated")
+            data = frame.unused_data
     except zstandard.ZstdError as exc:
-        raise BadRequest(
-            f"zstd body is corrupt: {exc}", code=ErrorCode.INVALID_COMPRESSED_BODY
-        ) from None
-    if len(out) > limit:
-        raise _too_large(limit, "decompressed body")
+        raise _corrupt("zstd", exc) from None
     return bytes(out)

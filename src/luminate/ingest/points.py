@@ -135,7 +135,7 @@ class PointValidator:
             metrics = _typed.decode(body).metrics
         except msgspec.ValidationError:
             metrics = None
-        except (msgspec.DecodeError, RecursionError) as exc:
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
             raise _unusable(exc) from None
         if metrics is not None:
             self._check_count(len(metrics))
@@ -147,12 +147,19 @@ class PointValidator:
             return out
         try:
             raws = _loose.decode(body).metrics
-        except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
+        except (
+            msgspec.ValidationError,
+            msgspec.DecodeError,
+            RecursionError,
+            UnicodeDecodeError,
+        ) as exc:
             raise _unusable(exc) from None
         self._check_count(len(raws))
         for index, raw in enumerate(raws):
             try:
-                m = _point.decode(raw)
+                point = _point.decode(raw)
+            except UnicodeDecodeError as exc:
+                raise _unusable(exc) from None  # not JSON at all: the whole body goes
             except (msgspec.ValidationError, RecursionError) as exc:
                 message = str(exc) if isinstance(exc, msgspec.ValidationError) else "too deep"
                 # JSON numbers beyond float range (1e999) are the JSON spelling of infinity.
@@ -163,7 +170,7 @@ class PointValidator:
                 )
                 out.reject(index, _name_of(raw), code, message)
                 continue
-            self._check(out, index, m, now_ms)
+            self._check(out, index, point, now_ms)
         return out
 
     def _check_count(self, n: int) -> None:
@@ -289,6 +296,8 @@ def _append_all(points: TenantPoints, metrics: list[FastMetric]) -> None:
 def _unusable(exc: Exception) -> BadRequest:
     if isinstance(exc, RecursionError):
         return BadRequest("body is nested too deeply", code=ErrorCode.INVALID_BODY)
+    if isinstance(exc, UnicodeDecodeError):
+        return BadRequest(f"body is not valid UTF-8: {exc}", code=ErrorCode.MALFORMED_JSON)
     if isinstance(exc, msgspec.ValidationError):
         return BadRequest(
             f'body must be an object {{"metrics": [...]}}: {exc}', code=ErrorCode.INVALID_BODY
@@ -299,7 +308,7 @@ def _unusable(exc: Exception) -> BadRequest:
 def _name_of(raw: msgspec.Raw) -> str | None:
     try:
         obj = _any.decode(raw)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return None
     if isinstance(obj, dict) and isinstance(obj.get("name"), str):
         return str(obj["name"])[:MAX_NAME]

@@ -53,7 +53,8 @@ class WriteService:
             ) from None
         except RuntimeError:
             raise ServiceUnavailable(
-                "server is shutting down", code=ErrorCode.SHUTTING_DOWN, retry_after_s=1
+                "server is shutting down; nothing of this request was acknowledged",
+                retry_after_s=1,
             ) from None
         self.metrics.ingested.inc(accepted)
         return (200 if checked.rejected_count == 0 else 207), result

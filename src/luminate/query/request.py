@@ -61,6 +61,8 @@ def decode_query(body: bytes, limits: QueryLimits, now_ms: int) -> Query:
         raise BadRequest(f"body is not valid JSON: {exc}", code=ErrorCode.MALFORMED_JSON) from None
     except RecursionError:
         raise BadRequest("body is nested too deeply", code=ErrorCode.INVALID_BODY) from None
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"body is not valid UTF-8: {exc}", code=ErrorCode.MALFORMED_JSON) from None
     return build_query(raw, limits, now_ms)
 
 

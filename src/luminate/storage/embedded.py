@@ -87,6 +87,7 @@ class EmbeddedEngine:
             raise StorageUnavailable(
                 f"embedded engine failed to open {str(path)!r}: {exc}"
             ) from exc
+        self._path = str(path)
         self._write_lock = threading.Lock()
         self._closed = False
 
@@ -97,8 +98,26 @@ class EmbeddedEngine:
         conn = self._pool.get()
         try:
             yield conn
+        except BaseException:
+            # A failed statement can leave output behind that chDB would prepend to the next
+            # result on this connection: never reuse it.
+            conn = self._replace(conn)
+            raise
         finally:
             self._pool.put(conn)
+
+    def _replace(self, conn: Any) -> Any:
+        """A fresh connection for a used one; if none can be opened, the old one, flushed by a
+        throwaway statement."""
+        try:
+            fresh = _connect(self._path)
+        except Exception:
+            with contextlib.suppress(Exception):
+                conn.query("SELECT 1", "CSV")
+            return conn
+        with contextlib.suppress(Exception):
+            conn.close()
+        return fresh
 
     def version(self) -> str:
         return str(self.select("SELECT version()").rows[0][0])
@@ -131,6 +150,7 @@ class EmbeddedEngine:
                 inserter.append(body)
                 inserter.finish()
             except Exception as exc:
+                self._writer = self._replace(self._writer)
                 raise _translate(exc, statement) from None
 
     def close(self) -> None:

@@ -1,0 +1,985 @@
+"""Hostile and malformed input over HTTP: every bad write or query answers a precise status and
+stable code; a rejected write stores nothing; a mixed batch stores exactly its valid points and
+lists every invalid one by index with its per-point code."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from unittest.mock import ANY
+
+import httpx
+import pytest
+import zstandard
+
+from tests.e2e.server import LuminateProcess
+
+TIMEOUT_S = 60.0
+SMALL_BODY_LIMIT = 65_536
+SMALL_POINTS_LIMIT = 100
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+PROBE = "probe"
+
+Body = Callable[[], bytes]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_tenant() -> str:
+    return f"bad-{uuid.uuid4().hex[:12]}"
+
+
+def rfc3339(ms: int, offset_hours: int = 0) -> str:
+    tz = UTC if offset_hours == 0 else timezone(timedelta(hours=offset_hours))
+    return datetime.fromtimestamp(ms / 1000, tz=tz).isoformat(timespec="milliseconds")
+
+
+def point(**over: Any) -> dict[str, Any]:
+    """A valid point of metric PROBE, one minute old; `over` replaces or adds fields."""
+    p: dict[str, Any] = {
+        "name": PROBE,
+        "timestamp": now_ms() - 60_000,
+        "value": 1.0,
+        "dimensions": {"host": "h1"},
+    }
+    p.update(over)
+    return p
+
+
+def without(field: str) -> dict[str, Any]:
+    p = point()
+    del p[field]
+    return p
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode()
+
+
+def metrics_body(*fragments: bytes) -> bytes:
+    return b'{"metrics":[' + b",".join(fragments) + b"]}"
+
+
+def good() -> bytes:
+    return dumps(point(value=42.0))
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def padded(limit: int) -> bytes:
+    """A valid one-point body padded with whitespace to exactly `limit` bytes."""
+    body = metrics_body(good())
+    return body[:-1] + b" " * (limit - len(body)) + body[-1:]
+
+
+def zstd(data: bytes, *, content_size: bool = True) -> bytes:
+    return zstandard.ZstdCompressor(write_content_size=content_size).compress(data)
+
+
+def truncated_zstd_of_a_complete_document() -> bytes:
+    """A zstd frame cut in half whose first half already inflates to a whole valid body: only
+    a decoder that checks for the end of the frame notices."""
+    rng = random.Random(7)
+    pad = "".join(rng.choice(" \t\r\n") for _ in range(400_000)).encode()
+    frame = zstd(metrics_body(good()) + pad)
+    return frame[: len(frame) // 2]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
+    """A server with small body and point-count limits."""
+    base = tmp_path_factory.mktemp("small-limits")
+    proc = LuminateProcess(
+        data_dir=base / "data",
+        log_path=base / "server.log",
+        env_extra={
+            "LUMINATE_WRITE_MAX_BODY_BYTES": str(SMALL_BODY_LIMIT),
+            "LUMINATE_WRITE_MAX_POINTS": str(SMALL_POINTS_LIMIT),
+        },
+    ).start()
+    yield proc
+    proc.kill()
+
+
+def post(
+    proc: LuminateProcess,
+    path: str,
+    tenant: str,
+    content: bytes | Iterator[bytes],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    return httpx.post(
+        proc.url + path,
+        headers={**proc.headers(tenant), **(headers or {})},
+        content=content,
+        timeout=TIMEOUT_S,
+    )
+
+
+def write(
+    proc: LuminateProcess, tenant: str, content: bytes, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return post(proc, "/api/v1/write", tenant, content, headers)
+
+
+def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, body
+    assert error["code"] == code, body
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert isinstance(error["details"], dict)
+    return body  # type: ignore[no-any-return]
+
+
+def stored_metrics(proc: LuminateProcess, tenant: str) -> dict[str, int]:
+    resp = httpx.get(
+        f"{proc.url}/api/v1/metrics", headers=proc.headers(tenant, "read"), timeout=TIMEOUT_S
+    )
+    assert resp.status_code == 200, resp.text
+    return {m["name"]: m["points"] for m in resp.json()["metrics"]}
+
+
+def count(proc: LuminateProcess, tenant: str, metric: str = PROBE) -> int:
+    resp = post(
+        proc,
+        "/api/v1/query",
+        tenant,
+        dumps(
+            {
+                "queryType": "aggregate",
+                "metricName": metric,
+                "aggregation": "count",
+                "timeRange": {"start": now_ms() - 8 * DAY_MS, "end": now_ms() + 2 * HOUR_MS},
+            }
+        ),
+    )
+    assert resp.status_code == 200, resp.text
+    return sum(r["count"] for r in resp.json()["results"])
+
+
+def assert_nothing_stored(proc: LuminateProcess, tenant: str) -> None:
+    assert stored_metrics(proc, tenant) == {}
+    assert count(proc, tenant) == 0
+
+
+# -- whole-body rejections ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rejection:
+    id: str
+    body: Body
+    status: int
+    code: str
+    headers: dict[str, str] | None = None
+
+
+def gz(make: Body) -> Body:
+    return lambda: gzip.compress(make())
+
+
+GZIP = {"Content-Encoding": "gzip"}
+ZSTD = {"Content-Encoding": "zstd"}
+
+
+def nan_point(literal: bytes) -> bytes:
+    return b'{"name":"probe","timestamp":%d,"value":%s}' % (now_ms(), literal)
+
+
+WHOLE_BODY: list[Rejection] = [
+    Rejection("truncated-json", lambda: metrics_body(good())[:-3], 400, "malformed_json"),
+    Rejection("trailing-garbage", lambda: metrics_body(good()) + b" x", 400, "malformed_json"),
+    Rejection("two-documents", lambda: metrics_body(good()) * 2, 400, "malformed_json"),
+    Rejection("trailing-comma", lambda: metrics_body(good(), b""), 400, "malformed_json"),
+    Rejection("single-quotes", lambda: b"{'metrics': []}", 400, "malformed_json"),
+    Rejection("empty-body", lambda: b"", 400, "malformed_json"),
+    Rejection("whitespace-body", lambda: b" \n\t ", 400, "malformed_json"),
+    Rejection(
+        "NaN-literal", lambda: metrics_body(good(), nan_point(b"NaN")), 400, "malformed_json"
+    ),
+    Rejection(
+        "Infinity-literal",
+        lambda: metrics_body(good(), nan_point(b"Infinity")),
+        400,
+        "malformed_json",
+    ),
+    Rejection(
+        "minus-Infinity-literal",
+        lambda: metrics_body(good(), nan_point(b"-Infinity")),
+        400,
+        "malformed_json",
+    ),
+    Rejection(
+        "invalid-utf8-in-name",
+        lambda: metrics_body(good(), good().replace(b'"probe"', b'"pro\xffbe"')),
+        400,
+        "malformed_json",
+    ),
+    Rejection(
+        "invalid-utf8-in-dimension-value",
+        lambda: metrics_body(good(), good().replace(b'"h1"', b'"h\xc3\x28"')),
+        400,
+        "malformed_json",
+    ),
+    Rejection(
+        "utf16-body", lambda: metrics_body(good()).decode().encode("utf-16"), 400, "malformed_json"
+    ),
+    Rejection("json-null", lambda: b"null", 400, "invalid_body"),
+    Rejection("json-string", lambda: b'"metrics"', 400, "invalid_body"),
+    Rejection("json-array-of-points", lambda: b"[" + good() + b"]", 400, "invalid_body"),
+    Rejection("a-single-point", good, 400, "invalid_body"),
+    Rejection("missing-metrics", lambda: b"{}", 400, "invalid_body"),
+    Rejection("metrics-null", lambda: b'{"metrics":null}', 400, "invalid_body"),
+    Rejection("metrics-an-object", lambda: b'{"metrics":' + good() + b"}", 400, "invalid_body"),
+    Rejection("metrics-empty", lambda: b'{"metrics":[]}', 400, "invalid_body"),
+    Rejection(
+        "unknown-top-level-field",
+        lambda: metrics_body(good())[:-1] + b',"source":"agent"}',
+        400,
+        "invalid_body",
+    ),
+    Rejection("nested-100-arrays", lambda: nested(100), 400, "invalid_body"),
+    Rejection("nested-10000-arrays", lambda: nested(10_000), 400, "invalid_body"),
+    Rejection(
+        "nested-10000-objects",
+        lambda: b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        400,
+        "invalid_body",
+    ),
+    Rejection(
+        "nested-10000-in-metrics",
+        lambda: metrics_body(good(), nested(10_000)),
+        400,
+        "invalid_body",
+    ),
+    Rejection(
+        "nested-10000-in-a-dimension",
+        lambda: metrics_body(good(), dumps(point(dimensions={})).replace(b"{}", nested(10_000))),
+        400,
+        "invalid_body",
+    ),
+    Rejection("gzip-garbage", lambda: b"this is not gzip", 400, "invalid_compressed_body", GZIP),
+    Rejection(
+        "gzip-truncated",
+        lambda: gzip.compress(metrics_body(good()))[:-8],
+        400,
+        "invalid_compressed_body",
+        GZIP,
+    ),
+    Rejection(
+        "plain-json-labelled-gzip",
+        lambda: metrics_body(good()),
+        400,
+        "invalid_compressed_body",
+        GZIP,
+    ),
+    Rejection("zstd-garbage", lambda: b"this is not zstd", 400, "invalid_compressed_body", ZSTD),
+    Rejection(
+        "zstd-truncated",
+        lambda: zstd(metrics_body(good()))[:-4],
+        400,
+        "invalid_compressed_body",
+        ZSTD,
+    ),
+    Rejection(
+        "zstd-truncated-after-a-complete-document",
+        truncated_zstd_of_a_complete_document,
+        400,
+        "invalid_compressed_body",
+        ZSTD,
+    ),
+    Rejection(
+        "plain-json-labelled-zstd",
+        lambda: metrics_body(good()),
+        400,
+        "invalid_compressed_body",
+        ZSTD,
+    ),
+    Rejection(
+        "gzip-labelled-zstd",
+        gz(lambda: metrics_body(good())),
+        400,
+        "invalid_compressed_body",
+        ZSTD,
+    ),
+    Rejection(
+        "encoding-br",
+        lambda: metrics_body(good()),
+        415,
+        "unsupported_content_encoding",
+        {"Content-Encoding": "br"},
+    ),
+    Rejection(
+        "encoding-deflate",
+        lambda: metrics_body(good()),
+        415,
+        "unsupported_content_encoding",
+        {"Content-Encoding": "deflate"},
+    ),
+    Rejection(
+        "encoding-compress",
+        lambda: metrics_body(good()),
+        415,
+        "unsupported_content_encoding",
+        {"Content-Encoding": "compress"},
+    ),
+    Rejection(
+        "encoding-gzip-then-br",
+        gz(lambda: metrics_body(good())),
+        415,
+        "unsupported_content_encoding",
+        {"Content-Encoding": "gzip, br"},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", WHOLE_BODY, ids=lambda c: c.id)
+def test_an_unusable_body_is_rejected_and_stores_nothing(
+    server: LuminateProcess, case: Rejection
+) -> None:
+    tenant = new_tenant()
+    resp = write(server, tenant, case.body(), case.headers)
+    body = assert_error(resp, case.status, case.code)
+    assert set(body) == {"error"}
+    assert_nothing_stored(server, tenant)
+
+
+@pytest.mark.parametrize(
+    ("encode", "encoding"),
+    [
+        pytest.param(lambda b: b, "identity", id="identity"),
+        pytest.param(gzip.compress, "gzip", id="gzip"),
+        pytest.param(gzip.compress, "x-gzip", id="x-gzip"),
+        pytest.param(gzip.compress, "GZIP", id="gzip-upper-case"),
+        pytest.param(zstd, "zstd", id="zstd"),
+        pytest.param(lambda b: zstd(b, content_size=False), "zstd", id="zstd-no-content-size"),
+        pytest.param(
+            lambda b: gzip.compress(b[:20]) + gzip.compress(b[20:]), "gzip", id="gzip-two-members"
+        ),
+        pytest.param(lambda b: zstd(b[:20]) + zstd(b[20:]), "zstd", id="zstd-two-frames"),
+    ],
+)
+def test_supported_encodings_are_accepted(
+    server: LuminateProcess, encode: Callable[[bytes], bytes], encoding: str
+) -> None:
+    """Controls for the rejections above: the same body, well encoded, is stored."""
+    tenant = new_tenant()
+    resp = write(server, tenant, encode(metrics_body(good())), {"Content-Encoding": encoding})
+    assert resp.status_code == 200, resp.text
+    assert resp.json() == {"accepted": 1, "rejected": 0, "errors": []}
+    assert stored_metrics(server, tenant) == {PROBE: 1}
+
+
+# -- size and count limits ----------------------------------------------------------------------
+
+
+def bomb(compress: Callable[[bytes], bytes]) -> Body:
+    """A valid body padded with 1 MiB of whitespace: a few KiB compressed, 16x the limit."""
+    return lambda: compress(padded(SMALL_BODY_LIMIT) + b" " * (1 << 20))
+
+
+def chunks(data: bytes, size: int = 8192) -> Iterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+LIMITS: list[Rejection] = [
+    Rejection(
+        "identity-one-byte-over", lambda: padded(SMALL_BODY_LIMIT + 1), 413, "body_too_large"
+    ),
+    Rejection("identity-4x-over", lambda: padded(4 * SMALL_BODY_LIMIT), 413, "body_too_large"),
+    Rejection("gzip-bomb", bomb(gzip.compress), 413, "body_too_large", GZIP),
+    Rejection(
+        "gzip-inflating-one-byte-over",
+        lambda: gzip.compress(padded(SMALL_BODY_LIMIT + 1)),
+        413,
+        "body_too_large",
+        GZIP,
+    ),
+    Rejection("zstd-bomb", bomb(zstd), 413, "body_too_large", ZSTD),
+    Rejection(
+        "zstd-bomb-without-content-size",
+        bomb(lambda b: zstd(b, content_size=False)),
+        413,
+        "body_too_large",
+        ZSTD,
+    ),
+    Rejection(
+        "one-point-too-many",
+        lambda: metrics_body(*[good()] * (SMALL_POINTS_LIMIT + 1)),
+        400,
+        "too_many_points",
+    ),
+    Rejection(
+        "one-point-too-many-some-invalid",
+        lambda: metrics_body(*[good()] * SMALL_POINTS_LIMIT, b"1"),
+        400,
+        "too_many_points",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", LIMITS, ids=lambda c: c.id)
+def test_over_a_limit_is_rejected_and_stores_nothing(
+    small: LuminateProcess, case: Rejection
+) -> None:
+    tenant = new_tenant()
+    body = assert_error(write(small, tenant, case.body(), case.headers), case.status, case.code)
+    if case.code == "body_too_large":
+        assert body["error"]["details"] == {"limit_bytes": SMALL_BODY_LIMIT}
+    else:
+        assert body["error"]["details"] == {
+            "points": SMALL_POINTS_LIMIT + 1,
+            "limit": SMALL_POINTS_LIMIT,
+        }
+    assert_nothing_stored(small, tenant)
+
+
+def test_a_chunked_body_over_the_limit_is_rejected(small: LuminateProcess) -> None:
+    tenant = new_tenant()
+    resp = write(small, tenant, chunks(padded(2 * SMALL_BODY_LIMIT)))  # type: ignore[arg-type]
+    assert resp.request.headers.get("transfer-encoding") == "chunked"
+    assert_error(resp, 413, "body_too_large")
+    assert_nothing_stored(small, tenant)
+
+
+@pytest.mark.parametrize(
+    ("make", "headers", "points"),
+    [
+        pytest.param(lambda: padded(SMALL_BODY_LIMIT), None, 1, id="body-exactly-at-limit"),
+        pytest.param(
+            lambda: gzip.compress(padded(SMALL_BODY_LIMIT)), GZIP, 1, id="gzip-inflating-to-limit"
+        ),
+        pytest.param(lambda: zstd(padded(SMALL_BODY_LIMIT)), ZSTD, 1, id="zstd-inflating-to-limit"),
+        pytest.param(
+            lambda: metrics_body(*[good()] * SMALL_POINTS_LIMIT),
+            None,
+            SMALL_POINTS_LIMIT,
+            id="points-exactly-at-limit",
+        ),
+    ],
+)
+def test_exactly_at_a_limit_is_accepted(
+    small: LuminateProcess, make: Body, headers: dict[str, str] | None, points: int
+) -> None:
+    tenant = new_tenant()
+    resp = write(small, tenant, make(), headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["accepted"] == points
+    assert count(small, tenant) == points
+
+
+def test_a_query_body_over_the_limit_is_rejected(small: LuminateProcess) -> None:
+    query = {"queryType": "range", "metricName": PROBE, "timeRange": {"relative": "1h"}}
+    raw = dumps(query)
+    body = raw[:-1] + b" " * SMALL_BODY_LIMIT + b"}"
+    assert_error(post(small, "/api/v1/query", new_tenant(), body), 413, "body_too_large")
+
+
+# -- point by point -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PointCase:
+    id: str
+    raw: Callable[[], bytes]
+    code: str
+    metric: Any = PROBE
+
+
+def bad(case_id: str, code: str, metric: Any = PROBE, **over: Any) -> PointCase:
+    return PointCase(case_id, lambda: dumps(point(**over)), code, metric)
+
+
+def raw_value(literal: str) -> Callable[[], bytes]:
+    return lambda: dumps(point(value=0)).replace(b'"value": 0', b'"value": ' + literal.encode())
+
+
+def raw_timestamp(literal: str) -> Callable[[], bytes]:
+    return lambda: dumps(point(timestamp=0)).replace(
+        b'"timestamp": 0', b'"timestamp": ' + literal.encode()
+    )
+
+
+def dims(n: int) -> dict[str, str]:
+    return {f"k{i}": f"v{i}" for i in range(n)}
+
+
+NAME_257 = "n" * 257
+POINT_CASES: list[PointCase] = [
+    bad("name-starts-with-digit", "invalid_metric_name", "1probe", name="1probe"),
+    bad("name-with-dash", "invalid_metric_name", "pro-be", name="pro-be"),
+    bad("name-with-dot", "invalid_metric_name", "pro.be", name="pro.be"),
+    bad("name-with-space", "invalid_metric_name", "pro be", name="pro be"),
+    bad("name-empty", "invalid_metric_name", "", name=""),
+    bad("name-non-ascii", "invalid_metric_name", "naïve", name="naïve"),
+    bad("name-257-chars", "invalid_metric_name", NAME_257[:256], name=NAME_257),
+    bad("key-starts-with-digit", "invalid_dimension_key", dimensions={"1key": "v"}),
+    bad("key-with-dash", "invalid_dimension_key", dimensions={"ke-y": "v"}),
+    bad("key-empty", "invalid_dimension_key", dimensions={"": "v"}),
+    bad("key-non-ascii", "invalid_dimension_key", dimensions={"ключ": "v"}),
+    bad("key-129-chars", "invalid_dimension_key", dimensions={"k" * 129: "v"}),
+    bad("value-empty", "invalid_dimension_value", dimensions={"host": ""}),
+    bad("value-257-chars", "invalid_dimension_value", dimensions={"host": "v" * 257}),
+    bad("21-dimensions", "too_many_dimensions", dimensions=dims(21)),
+    PointCase("value-1e999", raw_value("1e999"), "non_finite_value", ANY),
+    PointCase("value-minus-1e999", raw_value("-1e999"), "non_finite_value", ANY),
+    PointCase("value-1e309", raw_value("1e309"), "non_finite_value", ANY),
+    bad("timestamp-garbage", "invalid_timestamp", timestamp="yesterday"),
+    bad("timestamp-empty-string", "invalid_timestamp", timestamp=""),
+    bad("timestamp-negative-string", "invalid_timestamp", timestamp="-1"),
+    bad("timestamp-seconds-with-fraction", "invalid_timestamp", timestamp="1700000000.5"),
+    bad("timestamp-rfc3339-without-offset", "invalid_timestamp", timestamp="2026-01-01T00:00:00"),
+    bad("timestamp-rfc3339-date-only", "invalid_timestamp", timestamp="2026-01-01"),
+    bad("timestamp-rfc3339-bad-date", "invalid_timestamp", timestamp="2026-13-45T25:61:00Z"),
+    bad("timestamp-8-days-old", "timestamp_too_old", timestamp=now_ms() - 8 * DAY_MS),
+    bad("timestamp-zero", "timestamp_too_old", timestamp=0),
+    bad("timestamp-negative", "timestamp_too_old", timestamp=-1),
+    bad("timestamp-2-hours-ahead", "timestamp_in_future", timestamp=now_ms() + 2 * HOUR_MS),
+    bad("timestamp-year-2261", "timestamp_in_future", timestamp=9_200_000_000_000),
+    PointCase(
+        "timestamp-beyond-int64", raw_timestamp("100000000000000000000"), "timestamp_in_future"
+    ),
+    PointCase("timestamp-float", raw_timestamp("1700000000000.5"), "invalid_point"),
+    bad("timestamp-boolean", "invalid_point", timestamp=True),
+    bad("timestamp-null", "invalid_point", timestamp=None),
+    bad("value-string", "invalid_point", value="1.0"),
+    bad("value-boolean", "invalid_point", value=True),
+    bad("value-null", "invalid_point", value=None),
+    bad("value-list", "invalid_point", value=[1.0]),
+    bad("name-number", "invalid_point", None, name=5),
+    bad("name-null", "invalid_point", None, name=None),
+    bad("dimensions-list", "invalid_point", dimensions=["host", "h1"]),
+    bad("dimensions-null", "invalid_point", dimensions=None),
+    bad("dimension-value-number", "invalid_point", dimensions={"host": 1}),
+    bad("dimension-value-null", "invalid_point", dimensions={"host": None}),
+    bad("dimension-value-object", "invalid_point", dimensions={"host": {"a": "b"}}),
+    bad("unknown-field", "invalid_point", unit="ms"),
+    bad("tenant-field", "invalid_point", tenant_id="someone-else"),
+    PointCase("missing-name", lambda: dumps(without("name")), "invalid_point", None),
+    PointCase("missing-timestamp", lambda: dumps(without("timestamp")), "invalid_point"),
+    PointCase("missing-value", lambda: dumps(without("value")), "invalid_point"),
+    PointCase("point-a-number", lambda: b"1", "invalid_point", None),
+    PointCase("point-a-string", lambda: b'"probe"', "invalid_point", None),
+    PointCase("point-null", lambda: b"null", "invalid_point", None),
+    PointCase("point-a-list", lambda: b"[]", "invalid_point", None),
+    PointCase("point-empty-object", lambda: b"{}", "invalid_point", None),
+    PointCase(
+        "nested-100-in-a-dimension",
+        lambda: dumps(point(dimensions={})).replace(b"{}", nested(100)),
+        "invalid_point",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", POINT_CASES, ids=lambda c: c.id)
+def test_a_single_bad_point_is_reported_and_nothing_is_stored(
+    server: LuminateProcess, case: PointCase
+) -> None:
+    tenant = new_tenant()
+    resp = write(server, tenant, metrics_body(case.raw()))
+    body = assert_error(resp, 400, "all_points_rejected")
+    assert body["accepted"] == 0
+    assert body["rejected"] == 1
+    assert body["errors"] == [
+        {"index": 0, "metric": case.metric, "error": {"code": case.code, "message": ANY}}
+    ]
+    assert body["errors"][0]["error"]["message"]
+    assert_nothing_stored(server, tenant)
+
+
+def accepted_variants() -> list[tuple[str, dict[str, Any], int]]:
+    """(id, point, stored timestamp) of points that look odd but are valid."""
+    t = now_ms() - 5 * 60_000
+    return [
+        ("rfc3339-utc", point(timestamp=rfc3339(t), value=1.0), t),
+        ("rfc3339-lower-case", point(timestamp=rfc3339(t + 1).replace("T", "t"), value=2.0), t + 1),
+        ("rfc3339-plus-2h", point(timestamp=rfc3339(t + 2, 2), value=3.0), t + 2),
+        ("rfc3339-minus-5h", point(timestamp=rfc3339(t + 3, -5), value=4.0), t + 3),
+        ("rfc3339-nanoseconds", point(timestamp=rfc3339(t + 4)[:-6] + "456789Z", value=5.0), t + 4),
+        ("epoch-ms-as-string", point(timestamp=str(t + 5), value=6.0), t + 5),
+        ("integer-value", point(timestamp=t + 6, value=7), t + 6),
+        ("negative-value", point(timestamp=t + 7, value=-8.5), t + 7),
+        ("largest-finite-value", point(timestamp=t + 8, value=1.5e308), t + 8),
+        (
+            "no-dimensions",
+            {k: v for k, v in point(timestamp=t + 9, value=9.0).items() if k != "dimensions"},
+            t + 9,
+        ),
+        ("empty-dimensions", point(timestamp=t + 10, value=10.0, dimensions={}), t + 10),
+        ("20-dimensions", point(timestamp=t + 11, value=11.0, dimensions=dims(20)), t + 11),
+        (
+            "key-128-value-256",
+            point(timestamp=t + 12, value=12.0, dimensions={"k" * 128: "v" * 256}),
+            t + 12,
+        ),
+        (
+            "unicode-value",
+            point(timestamp=t + 13, value=13.0, dimensions={"host": "ü-日本-🚀"}),
+            t + 13,
+        ),
+        (
+            "quote-and-backslash-value",
+            point(timestamp=t + 14, value=14.0, dimensions={"q": "a'b\\c\"d"}),
+            t + 14,
+        ),
+        ("59-minutes-ahead", point(timestamp=now_ms() + 59 * 60_000, value=15.0), -1),
+        ("6-days-old", point(timestamp=now_ms() - 6 * DAY_MS, value=16.0), -1),
+    ]
+
+
+def test_a_mixed_batch_stores_the_valid_points_and_lists_the_invalid_ones(
+    server: LuminateProcess,
+) -> None:
+    tenant = new_tenant()
+    valid = accepted_variants()
+    fragments: list[bytes] = []
+    expected_errors: list[dict[str, Any]] = []
+    for i in range(max(len(valid), len(POINT_CASES))):
+        if i < len(POINT_CASES):
+            case = POINT_CASES[i]
+            expected_errors.append(
+                {
+                    "index": len(fragments),
+                    "metric": case.metric,
+                    "error": {"code": case.code, "message": ANY},
+                }
+            )
+            fragments.append(case.raw())
+        if i < len(valid):
+            fragments.append(dumps(valid[i][1]))
+
+    resp = write(server, tenant, metrics_body(*fragments))
+    assert resp.status_code == 207, resp.text
+    body = resp.json()
+    assert set(body) == {"accepted", "rejected", "errors"}
+    assert body["accepted"] == len(valid)
+    assert body["rejected"] == len(POINT_CASES)
+    assert body["errors"] == expected_errors
+
+    assert stored_metrics(server, tenant) == {PROBE: len(valid)}
+    resp = post(
+        server,
+        "/api/v1/query",
+        tenant,
+        dumps(
+            {
+                "queryType": "range",
+                "metricName": PROBE,
+                "timeRange": {"start": now_ms() - 8 * DAY_MS, "end": now_ms() + 2 * HOUR_MS},
+            }
+        ),
+    )
+    assert resp.status_code == 200, resp.text
+    stored = {r["value"]: r for r in resp.json()["results"]}
+    assert set(stored) == {float(p["value"]) for _, p, _ in valid}
+    for case_id, p, ts in valid:
+        got = stored[float(p["value"])]
+        assert got["dimensions"] == p.get("dimensions", {}), case_id
+        if ts >= 0:
+            assert got["timestamp"] == ts, case_id
+
+
+# -- queries ------------------------------------------------------------------------------------
+
+BASE_QUERY: dict[str, Any] = {
+    "queryType": "range",
+    "metricName": PROBE,
+    "timeRange": {"relative": "1h"},
+}
+
+
+def q(**over: Any) -> Body:
+    """BASE_QUERY with `over` applied (a None value removes the field)."""
+
+    def make() -> bytes:
+        body = {**BASE_QUERY, **over}
+        return dumps({k: v for k, v in body.items() if v is not None})
+
+    return make
+
+
+def agg(**over: Any) -> Body:
+    return q(**{"queryType": "aggregate", "aggregation": "avg", **over})
+
+
+def window(start_offset_ms: int, end_offset_ms: int) -> dict[str, int]:
+    now = now_ms()
+    return {"start": now + start_offset_ms, "end": now + end_offset_ms}
+
+
+QUERY_CASES: list[tuple[str, Body, str]] = [
+    ("malformed-json", lambda: b'{"queryType":', "malformed_json"),
+    ("empty-body", lambda: b"", "malformed_json"),
+    ("invalid-utf8", lambda: q()().replace(b'"probe"', b'"pro\xffbe"'), "malformed_json"),
+    ("not-an-object", lambda: b"[]", "invalid_body"),
+    ("unknown-field", q(tenant_id="someone-else"), "invalid_body"),
+    ("unknown-time-range-field", q(timeRange={"relative": "1h", "step": "1m"}), "invalid_body"),
+    ("limit-as-string", q(limit="10"), "invalid_body"),
+    ("limit-as-float", q(limit=1.5), "invalid_body"),
+    ("filter-value-number", q(filters={"host": 1}), "invalid_body"),
+    ("group-by-a-string", agg(groupBy="host"), "invalid_body"),
+    (
+        "nested-10000-in-filters",
+        lambda: q(filters={})().replace(b"{}", nested(10_000)),
+        "invalid_body",
+    ),
+    ("nested-10000-whole-body", lambda: nested(10_000), "invalid_body"),
+    ("missing-query-type", q(queryType=None), "missing_field"),
+    ("missing-metric-name", q(metricName=None), "missing_field"),
+    ("missing-time-range", q(timeRange=None), "missing_field"),
+    ("unknown-query-type", q(queryType="histogram"), "unknown_query_type"),
+    ("query-type-upper-case", q(queryType="RANGE"), "unknown_query_type"),
+    ("query-type-empty", q(queryType=""), "unknown_query_type"),
+    ("unknown-aggregation", agg(aggregation="median"), "unknown_aggregation"),
+    ("aggregation-upper-case", agg(aggregation="AVG"), "unknown_aggregation"),
+    ("aggregation-p42", agg(aggregation="p42"), "unknown_aggregation"),
+    ("aggregate-without-aggregation", q(queryType="aggregate"), "missing_field"),
+    ("aggregation-on-range", q(aggregation="avg"), "not_applicable"),
+    (
+        "aggregation-on-rate",
+        q(queryType="rate", interval="1m", aggregation="sum"),
+        "not_applicable",
+    ),
+    ("group-by-on-range", q(groupBy=["host"]), "not_applicable"),
+    ("interval-on-range", q(interval="1m"), "not_applicable"),
+    ("rate-without-interval", q(queryType="rate"), "missing_field"),
+    ("inverted-time-range", q(timeRange=window(0, -HOUR_MS)), "invalid_time_range"),
+    ("equal-time-range", q(timeRange=window(0, 0)), "invalid_time_range"),
+    (
+        "relative-and-start",
+        q(timeRange={"relative": "1h", "start": now_ms()}),
+        "invalid_time_range",
+    ),
+    ("start-without-end", q(timeRange={"start": now_ms()}), "missing_field"),
+    ("empty-time-range", q(timeRange={}), "missing_field"),
+    ("start-garbage", q(timeRange={"start": "last tuesday", "end": "now"}), "invalid_time"),
+    (
+        "start-rfc3339-without-offset",
+        q(timeRange={"start": "2026-01-01T00:00:00", "end": 1}),
+        "invalid_time",
+    ),
+    ("end-negative", q(timeRange={"start": 0, "end": -1}), "invalid_time"),
+    ("end-after-year-2261", q(timeRange={"start": 0, "end": 10**16}), "invalid_time"),
+    ("relative-unknown-unit", q(timeRange={"relative": "15x"}), "invalid_duration"),
+    ("relative-empty", q(timeRange={"relative": ""}), "invalid_duration"),
+    ("relative-negative", q(timeRange={"relative": "-1h"}), "invalid_duration"),
+    ("relative-zero", q(timeRange={"relative": "0m"}), "invalid_duration"),
+    ("relative-fraction", q(timeRange={"relative": "1.5h"}), "invalid_duration"),
+    ("relative-with-space", q(timeRange={"relative": "1h 30m"}), "invalid_duration"),
+    ("relative-unit-only", q(timeRange={"relative": "h"}), "invalid_duration"),
+    ("relative-ten-digits", q(timeRange={"relative": "1000000000s"}), "invalid_duration"),
+    ("interval-garbage", agg(interval="often"), "invalid_duration"),
+    ("interval-zero", agg(interval="0s"), "invalid_duration"),
+    ("limit-zero", q(limit=0), "invalid_limit"),
+    ("limit-negative", q(limit=-1), "invalid_limit"),
+    ("limit-10e9", q(limit=10**9), "invalid_limit"),
+    ("limit-2e64", q(limit=2**64), "invalid_limit"),
+    ("timeout-garbage", q(timeout="soon"), "invalid_timeout"),
+    ("timeout-zero", q(timeout="0s"), "invalid_timeout"),
+    ("timeout-negative", q(timeout="-1s"), "invalid_timeout"),
+    ("timeout-fraction", q(timeout="1.5s"), "invalid_timeout"),
+    ("timeout-empty", q(timeout=""), "invalid_timeout"),
+    ("timeout-over-max", q(timeout="10m"), "invalid_timeout"),
+    ("too-many-buckets-aggregate", agg(interval="1ms"), "too_many_buckets"),
+    (
+        "too-many-buckets-rate",
+        q(queryType="rate", interval="1s", timeRange={"relative": "30d"}),
+        "too_many_buckets",
+    ),
+    ("filter-key-starts-with-digit", q(filters={"1host": "h1"}), "invalid_filter"),
+    ("filter-key-with-dash", q(filters={"ho-st": "h1"}), "invalid_filter"),
+    ("filter-key-empty", q(filters={"": "h1"}), "invalid_filter"),
+    ("filter-value-empty", q(filters={"host": ""}), "invalid_filter"),
+    ("filter-value-257-chars", q(filters={"host": "h" * 257}), "invalid_filter"),
+    ("21-filters", q(filters=dims(21)), "invalid_filter"),
+    ("group-by-key-starts-with-digit", agg(groupBy=["1host"]), "invalid_group_by"),
+    ("group-by-key-empty", agg(groupBy=[""]), "invalid_group_by"),
+    ("group-by-duplicate", agg(groupBy=["host", "host"]), "invalid_group_by"),
+    ("group-by-11-keys", agg(groupBy=[f"k{i}" for i in range(11)]), "invalid_group_by"),
+    ("metric-name-starts-with-digit", q(metricName="1probe"), "invalid_metric_name"),
+    ("metric-name-empty", q(metricName=""), "invalid_metric_name"),
+    ("metric-name-257-chars", q(metricName="m" * 257), "invalid_metric_name"),
+    ("metric-name-with-quote", q(metricName="probe' OR 1=1"), "invalid_metric_name"),
+]
+
+
+@pytest.fixture(scope="module")
+def query_tenant(server: LuminateProcess) -> str:
+    """A tenant holding one point of PROBE, so valid queries have something to find."""
+    tenant = new_tenant()
+    resp = write(server, tenant, metrics_body(dumps(point(value=3.0, timestamp=now_ms() - 1000))))
+    assert resp.status_code == 200, resp.text
+    return tenant
+
+
+@pytest.mark.parametrize(("make", "code"), [pytest.param(m, c, id=i) for i, m, c in QUERY_CASES])
+def test_an_invalid_query_names_the_problem(
+    server: LuminateProcess, query_tenant: str, make: Body, code: str
+) -> None:
+    body = assert_error(post(server, "/api/v1/query", query_tenant, make()), 400, code)
+    assert set(body) == {"error"}
+
+
+QUERY_CONTROLS: list[tuple[str, Body]] = [
+    ("range", q()),
+    ("relative-compound", q(timeRange={"relative": "2h30m"})),
+    ("relative-weeks", q(timeRange={"relative": "1w"})),
+    (
+        "explicit-rfc3339-window",
+        q(timeRange={"start": rfc3339(now_ms() - HOUR_MS), "end": rfc3339(now_ms() + 1000, 2)}),
+    ),
+    ("filter-value-256-chars", q(filters={"host": "h" * 256})),
+    ("20-filters", q(filters=dims(20))),
+    ("limit-max", q(limit=100_000)),
+    ("timeout-max", q(timeout="60s")),
+    ("timeout-milliseconds", q(timeout="500ms")),
+    ("group-by-10-keys", agg(groupBy=[f"k{i}" for i in range(10)])),
+    ("exactly-max-buckets", agg(interval="1s", timeRange=window(-10_000_000, 0))),
+    ("rate", q(queryType="rate", interval="1m")),
+    ("every-aggregation", agg(aggregation="integral")),
+]
+
+
+@pytest.mark.parametrize("make", [pytest.param(m, id=i) for i, m in QUERY_CONTROLS])
+def test_valid_queries_near_the_limits_are_answered(
+    server: LuminateProcess, query_tenant: str, make: Body
+) -> None:
+    resp = post(server, "/api/v1/query", query_tenant, make())
+    assert resp.status_code == 200, resp.text
+    assert isinstance(resp.json()["results"], list)
+
+
+def test_a_range_control_query_finds_the_point(server: LuminateProcess, query_tenant: str) -> None:
+    resp = post(server, "/api/v1/query", query_tenant, q()())
+    assert [r["value"] for r in resp.json()["results"]] == [3.0]
+
+
+# -- discovery and admin parameters -------------------------------------------------------------
+
+PARAM_CASES: list[tuple[str, str, str, dict[str, Any], str]] = [
+    ("metrics-limit-zero", "GET", "/api/v1/metrics", {"limit": "0"}, "invalid_limit"),
+    ("metrics-limit-negative", "GET", "/api/v1/metrics", {"limit": "-1"}, "invalid_limit"),
+    ("metrics-limit-garbage", "GET", "/api/v1/metrics", {"limit": "ten"}, "invalid_limit"),
+    ("metrics-limit-over-max", "GET", "/api/v1/metrics", {"limit": "10001"}, "invalid_limit"),
+    ("metrics-start-garbage", "GET", "/api/v1/metrics", {"start": "yesterday"}, "invalid_time"),
+    (
+        "metrics-inverted-window",
+        "GET",
+        "/api/v1/metrics",
+        {"start": "2000", "end": "1000"},
+        "invalid_time_range",
+    ),
+    ("cardinality-limit-zero", "GET", "/api/v1/cardinality", {"limit": "0"}, "invalid_limit"),
+    (
+        "dimensions-bad-metric",
+        "GET",
+        "/api/v1/metrics/1probe/dimensions",
+        {},
+        "invalid_metric_name",
+    ),
+    (
+        "values-bad-key",
+        "GET",
+        "/api/v1/metrics/probe/dimensions/1host/values",
+        {},
+        "invalid_parameter",
+    ),
+    (
+        "values-limit-over-max",
+        "GET",
+        "/api/v1/metrics/probe/dimensions/host/values",
+        {"limit": "10001"},
+        "invalid_limit",
+    ),
+    ("delete-without-before", "DELETE", "/api/v1/admin/metrics/probe", {}, "missing_field"),
+    (
+        "delete-before-garbage",
+        "DELETE",
+        "/api/v1/admin/metrics/probe",
+        {"before": "soon"},
+        "invalid_time",
+    ),
+    (
+        "delete-bad-metric",
+        "DELETE",
+        "/api/v1/admin/metrics/1probe",
+        {"before": "0"},
+        "invalid_metric_name",
+    ),
+    (
+        "admin-names-bad-tenant",
+        "GET",
+        "/api/v1/admin/retention",
+        {"tenant": "not a tenant"},
+        "invalid_parameter",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "code"),
+    [pytest.param(m, p, pa, c, id=i) for i, m, p, pa, c in PARAM_CASES],
+)
+def test_invalid_parameters_are_rejected(
+    server: LuminateProcess,
+    query_tenant: str,
+    method: str,
+    path: str,
+    params: dict[str, Any],
+    code: str,
+) -> None:
+    resp = httpx.request(
+        method,
+        server.url + path,
+        headers=server.headers(query_tenant, "read,admin"),
+        params=params,
+        timeout=TIMEOUT_S,
+    )
+    assert_error(resp, 400, code)
+    assert count(server, query_tenant) == 1
+
+
+RETENTION_CASES: list[tuple[str, bytes, str]] = [
+    ("malformed", b'{"days":', "malformed_json"),
+    ("invalid-utf8", b'{"days":7,"metricName":"pro\xffbe"}', "malformed_json"),
+    ("missing-days", b"{}", "missing_field"),
+    ("days-string", b'{"days":"7"}', "invalid_body"),
+    ("unknown-field", b'{"days":7,"tenant_id":"other"}', "invalid_body"),
+    ("days-zero", b'{"days":0}', "invalid_parameter"),
+    ("days-3651", b'{"days":3651}', "invalid_parameter"),
+    ("bad-metric", b'{"days":7,"metricName":"1probe"}', "invalid_metric_name"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "code"), [pytest.param(b, c, id=i) for i, b, c in RETENTION_CASES]
+)
+def test_invalid_retention_requests_change_nothing(
+    server: LuminateProcess, body: bytes, code: str
+) -> None:
+    tenant = new_tenant()
+    headers = server.headers(tenant, "admin")
+    resp = httpx.post(
+        f"{server.url}/api/v1/admin/retention", headers=headers, content=body, timeout=TIMEOUT_S
+    )
+    assert_error(resp, 400, code)
+    policies = httpx.get(
+        f"{server.url}/api/v1/admin/retention", headers=headers, timeout=TIMEOUT_S
+    ).json()
+    assert policies == {"tenantId": tenant, "policies": []}
