@@ -72,7 +72,11 @@ def build_storage(settings: Settings) -> Storage:
         )
     from luminate.storage.embedded import EmbeddedEngine  # noqa: PLC0415  (loads the engine)
 
-    engine = EmbeddedEngine(settings.data_dir, pool_size=settings.query_concurrency)
+    engine = EmbeddedEngine(
+        settings.data_dir,
+        pool_size=settings.query_concurrency,
+        writers=settings.write_concurrent_inserts,
+    )
     return Storage(
         engine,
         Layout(frozenset(settings.storage_promoted_dimensions)),
@@ -150,6 +154,7 @@ def _services(
         store.write,
         max_points=settings.write_batch_max_points,
         max_delay_s=settings.write_batch_max_delay_ms / 1000,
+        max_inflight=settings.write_concurrent_inserts,
         on_batch=metrics.batch_written,
     )
     validator = PointValidator(

@@ -76,6 +76,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     write_batch_max_points: Annotated[
         Positive, _doc("Group commit: most points in one storage insert.")
     ] = 200_000
+    write_concurrent_inserts: Annotated[
+        Positive, _doc("Group commit: storage inserts that may run at the same time.")
+    ] = 2
     write_batch_max_delay_ms: Annotated[
         NonNegative, _doc("Group commit: longest a request waits for others to join its insert.")
     ] = 5

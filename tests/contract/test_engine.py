@@ -34,7 +34,9 @@ def test_migrate_is_idempotent(storage: Storage) -> None:
         assert f"dim__{key}" in before
 
 
-def test_a_retried_insert_does_not_duplicate(storage: Storage, tenant: str) -> None:
+def test_a_retried_insert_does_not_duplicate_but_a_new_one_stores(
+    storage: Storage, tenant: str
+) -> None:
     points = oracle.generate(500, seed=3, start_ms=NOW - 600_000, span_ms=600_000)
     batch = oracle.to_batch(tenant, points)
     data = [
@@ -45,10 +47,14 @@ def test_a_retried_insert_does_not_duplicate(storage: Storage, tenant: str) -> N
         batch.keys,
         batch.dim_values,
     ]
-    storage.engine.insert("samples", SAMPLE_COLUMNS, data)
-    storage.engine.insert("samples", SAMPLE_COLUMNS, data)  # the same block, as a retry sends it
+    storage.engine.insert("samples", SAMPLE_COLUMNS, data, f"{tenant}-1")
+    storage.engine.insert("samples", SAMPLE_COLUMNS, data, f"{tenant}-1")  # a retry of that insert
     q = Query(QueryType.AGGREGATE, "api_latency", WINDOW, aggregation=Aggregation.COUNT)
     assert storage.query(tenant, q).rows[0].value == 500  # type: ignore[union-attr]
+    # The same points written again as new inserts are stored again.
+    storage.engine.insert("samples", SAMPLE_COLUMNS, data, f"{tenant}-2")
+    storage.engine.insert("samples", SAMPLE_COLUMNS, data, f"{tenant}-3")
+    assert storage.query(tenant, q).rows[0].value == 1500  # type: ignore[union-attr]
 
 
 def test_query_timeout_is_enforced_and_cancelled_in_the_engine(

@@ -2,7 +2,8 @@
 
 ClickHouse wants few, large inserts. Each request hands its validated points to the batcher and
 waits; a single loop gathers whatever arrived within a few milliseconds (or up to a size cap),
-writes it as one insert, and only then answers every request in it. A request is therefore
+writes it as one insert, and only then answers every request in it. Up to `max_inflight`
+inserts run at once, so one insert's fixed cost overlaps the next batch. A request is therefore
 acknowledged only after its points are stored, and a failed insert fails every request in it
 (nothing in a failed request is acknowledged)."""
 
@@ -34,11 +35,13 @@ class Batcher:
         *,
         max_points: int,
         max_delay_s: float,
+        max_inflight: int = 2,
         on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
         self._write = write
         self._max_points = max_points
         self._max_delay_s = max_delay_s
+        self._max_inflight = max_inflight
         self._on_batch = on_batch
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -66,11 +69,15 @@ class Batcher:
             await self._task
 
     async def _run(self) -> None:
+        inflight: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(self._max_inflight)
         stopping = False
         while not stopping:
             first = await self._queue.get()
             if first is None:
                 break
+            # Wait for a free insert slot first: whatever queues up meanwhile joins this batch.
+            await slots.acquire()
             batch = [first]
             size = len(first.points)
             deadline = time.monotonic() + self._max_delay_s
@@ -89,12 +96,16 @@ class Batcher:
                     break
                 batch.append(item)
                 size += len(item.points)
-            await self._flush(batch, size)
+            task = asyncio.create_task(self._flush(batch, size))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+            task.add_done_callback(lambda _: slots.release())
         # Drain whatever arrived after the stop marker (submit() refuses new work by now).
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not None:
                 await self._flush([item], len(item.points))
+        await asyncio.gather(*inflight)
 
     async def _flush(self, batch: list[_Pending], size: int) -> None:
         started = time.perf_counter()

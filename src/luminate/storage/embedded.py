@@ -10,7 +10,6 @@ import fcntl
 import os
 import queue
 import re
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ import msgspec
 
 from luminate.storage.engine import SelectResult, SettingValue
 from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
+from luminate.storage.sql import quote
 
 _CODE = re.compile(r"Code: (\d+)")
 _TIMEOUT_CODES = {159, 160, 394}  # TIMEOUT_EXCEEDED, TOO_SLOW, QUERY_WAS_CANCELLED
@@ -58,7 +58,7 @@ def _settings_clause(settings: Mapping[str, SettingValue] | None) -> str:
 class EmbeddedEngine:
     name = "embedded"
 
-    def __init__(self, data_dir: str, *, pool_size: int = 4) -> None:
+    def __init__(self, data_dir: str, *, pool_size: int = 4, writers: int = 2) -> None:
         path = Path(data_dir).resolve()
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -77,25 +77,26 @@ class EmbeddedEngine:
         self._lock.truncate()
         self._lock.write(str(os.getpid()))
         self._lock.flush()
+        self._path = str(path)
+        self._readers: queue.Queue[Any] = queue.Queue()
+        self._writers: queue.Queue[Any] = queue.Queue()
         try:
-            self._writer = _connect(str(path))
-            self._pool: queue.Queue[Any] = queue.Queue()
             for _ in range(pool_size):
-                self._pool.put(_connect(str(path)))
+                self._readers.put(_connect(self._path))
+            for _ in range(writers):
+                self._writers.put(_connect(self._path))
         except Exception as exc:
-            self._release_lock()
+            self.close()
             raise StorageUnavailable(
                 f"embedded engine failed to open {str(path)!r}: {exc}"
             ) from exc
-        self._path = str(path)
-        self._write_lock = threading.Lock()
         self._closed = False
 
     @contextmanager
-    def _conn(self) -> Iterator[Any]:
+    def _conn(self, pool: queue.Queue[Any]) -> Iterator[Any]:
         if self._closed:
             raise StorageUnavailable("embedded engine is closed")
-        conn = self._pool.get()
+        conn = pool.get()
         try:
             yield conn
         except BaseException:
@@ -104,7 +105,7 @@ class EmbeddedEngine:
             conn = self._replace(conn)
             raise
         finally:
-            self._pool.put(conn)
+            pool.put(conn)
 
     def _replace(self, conn: Any) -> Any:
         """A fresh connection for a used one; if none can be opened, the old one, flushed by a
@@ -123,14 +124,14 @@ class EmbeddedEngine:
         return str(self.select("SELECT version()").rows[0][0])
 
     def execute(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> None:
-        with self._conn() as conn:
+        with self._conn(self._readers) as conn:
             try:
                 conn.query(sql + _settings_clause(settings), "CSV")
             except Exception as exc:
                 raise _translate(exc, sql) from None
 
     def select(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> SelectResult:
-        with self._conn() as conn:
+        with self._conn(self._readers) as conn:
             try:
                 result = conn.query(sql + _settings_clause(settings), "JSONCompact")
             except Exception as exc:
@@ -139,29 +140,32 @@ class EmbeddedEngine:
                 _decoder.decode(result.bytes()).data, int(result.storage_rows_read())
             )
 
-    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
-        if self._closed:
-            raise StorageUnavailable("embedded engine is closed")
-        statement = f"INSERT INTO {table} ({', '.join(columns)})"
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        dedup_token: str,
+    ) -> None:
+        statement = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"SETTINGS insert_deduplication_token = {quote(dedup_token)}"
+        )
         body = _encoder.encode(data)
-        with self._write_lock:
+        with self._conn(self._writers) as conn:
             try:
-                inserter = self._writer.send_insert(statement, "JSONCompactColumns")
+                inserter = conn.send_insert(statement, "JSONCompactColumns")
                 inserter.append(body)
                 inserter.finish()
             except Exception as exc:
-                self._writer = self._replace(self._writer)
                 raise _translate(exc, statement) from None
 
     def close(self) -> None:
-        if self._closed:
-            return
+        """Closes idle connections and releases the directory; call once work has stopped."""
         self._closed = True
-        with self._write_lock:
-            conns = [self._writer]
-            while not self._pool.empty():
-                conns.append(self._pool.get_nowait())
-            for conn in conns:
+        for pool in (self._readers, self._writers):
+            while not pool.empty():
+                conn = pool.get_nowait()
                 # Closing is best effort; the lock is released next either way.
                 with contextlib.suppress(Exception):
                     conn.close()

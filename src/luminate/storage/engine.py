@@ -20,10 +20,12 @@ class Engine(Protocol):
     """A connection to one ClickHouse engine.
 
     Contract: `insert` returns only once the rows are durable in the engine (a crash of this
-    process afterwards loses nothing) and inserts all rows or raises; a retried insert of the same
-    columns must not duplicate rows. `select` honours `max_execution_time` by cancelling the
-    statement in the engine and raising `StorageTimeout`. Every failure is raised as a
-    `luminate.storage.errors.StorageError` subclass, never as a driver exception.
+    process afterwards loses nothing) and inserts all rows or raises; inserts may run
+    concurrently. Inserts carrying the same `dedup_token` store their rows once (a retry never
+    duplicates); inserts with different tokens each store their rows. `select` honours
+    `max_execution_time` by cancelling the statement in the engine and raising `StorageTimeout`.
+    Every failure is raised as a `luminate.storage.errors.StorageError` subclass, never as a
+    driver exception.
     """
 
     name: str
@@ -36,6 +38,12 @@ class Engine(Protocol):
         self, sql: str, settings: Mapping[str, SettingValue] | None = None
     ) -> SelectResult: ...
 
-    def insert(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None: ...
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        dedup_token: str,
+    ) -> None: ...
 
     def close(self) -> None: ...

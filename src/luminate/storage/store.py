@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,13 +138,14 @@ class Storage:
         if not names:
             return 0
         data: list[Sequence[Any]] = [tenants, names, stamps, values, keys, dims]
+        # One token for this batch and all its retries: the engine stores it once, while an
+        # identical batch sent later by a client is a new write and is stored again.
+        token = uuid.uuid4().hex
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
-                self.engine.insert(Table.SAMPLES.value, SAMPLE_COLUMNS, data)
+                self.engine.insert(Table.SAMPLES.value, SAMPLE_COLUMNS, data, token)
                 return len(names)
             except StorageError as exc:
-                # The same block is retried unchanged: the engine's insert deduplication drops
-                # whatever part of it already landed.
                 log.warning("insert failed", extra={"attempt": attempt, "error": str(exc)})
                 if attempt == _WRITE_ATTEMPTS:
                     raise StorageUnavailable(
@@ -288,6 +290,7 @@ class Storage:
             Table.RETENTION.value,
             ("tenant_id", "metric_name", "days", "updated_ms"),
             [[tenant], [metric or ""], [days], [now]],
+            uuid.uuid4().hex,
         )
 
     def retention_policies(self, tenant: str) -> list[RetentionPolicy]:
