@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -108,6 +109,14 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = storage is None or own_storage
+        # Enough threads for every query slot, every concurrent insert and the probes, so a
+        # readiness check never waits behind storage work for a free thread.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(
+                max_workers=settings.query_concurrency + settings.write_concurrent_inserts + 4,
+                thread_name_prefix="luminate-storage",
+            )
+        )
         store = storage if storage is not None else build_storage(settings)
         try:
             await asyncio.to_thread(store.migrate)

@@ -80,7 +80,10 @@ class EmbeddedEngine:
         self._path = str(path)
         self._readers: queue.Queue[Any] = queue.Queue()
         self._writers: queue.Queue[Any] = queue.Queue()
+        # Its own connection, so a probe never queues behind long queries.
+        self._probe: queue.Queue[Any] = queue.Queue()
         try:
+            self._probe.put(_connect(self._path))
             for _ in range(pool_size):
                 self._readers.put(_connect(self._path))
             for _ in range(writers):
@@ -123,6 +126,13 @@ class EmbeddedEngine:
     def version(self) -> str:
         return str(self.select("SELECT version()").rows[0][0])
 
+    def ping(self) -> None:
+        with self._conn(self._probe) as conn:
+            try:
+                conn.query("SELECT 1", "CSV")
+            except Exception as exc:
+                raise _translate(exc, "SELECT 1") from None
+
     def execute(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> None:
         with self._conn(self._readers) as conn:
             try:
@@ -163,7 +173,7 @@ class EmbeddedEngine:
     def close(self) -> None:
         """Closes idle connections and releases the directory; call once work has stopped."""
         self._closed = True
-        for pool in (self._readers, self._writers):
+        for pool in (self._readers, self._writers, self._probe):
             while not pool.empty():
                 conn = pool.get_nowait()
                 # Closing is best effort; the lock is released next either way.

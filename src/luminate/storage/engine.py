@@ -32,6 +32,9 @@ class Engine(Protocol):
 
     def version(self) -> str: ...
 
+    def ping(self) -> None:
+        """Answers quickly even while every query slot is busy (readiness depends on it)."""
+
     def execute(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> None: ...
 
     def select(

@@ -111,7 +111,7 @@ class Storage:
         return steps + added
 
     def ping(self) -> None:
-        self.engine.select("SELECT 1")
+        self.engine.ping()
 
     def close(self) -> None:
         self.engine.close()
