@@ -24,8 +24,11 @@ PY
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 stamp=".venv/.luminate-setup"
-want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)${extras}"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+base="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)"
+want="${base}${extras}"
+have="$(cat "$stamp" 2>/dev/null || true)"
+# A test install includes everything a plain install has.
+if [ "$have" != "$want" ] && [ "$have" != "${base}[test]" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -c requirements.lock -e ".${extras}"
   echo "$want" > "$stamp"
