@@ -38,6 +38,7 @@ from luminate.settings import ConfigError, Settings
 from luminate.storage.calls import StorageCalls
 from luminate.storage.compile import Layout
 from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
+from luminate.storage.schema import Topology
 from luminate.storage.store import Storage
 
 log = logging.getLogger("luminate")
@@ -66,10 +67,31 @@ ROUTES = [
 
 def build_storage(settings: Settings) -> Storage:
     """Open the configured backend. Raises ConfigError or StorageError with a clear message."""
-    if settings.storage_backend != "embedded":
-        raise ConfigError(
-            f"storage backend {settings.storage_backend!r} is not available in this build; "
-            "use LUMINATE_STORAGE_BACKEND=embedded"
+    layout = Layout(frozenset(settings.storage_promoted_dimensions))
+    if settings.storage_backend == "clickhouse":
+        from luminate.storage.clickhouse import ClickHouseEngine, parse_hosts  # noqa: PLC0415
+
+        try:
+            hosts = parse_hosts(settings.clickhouse_hosts)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        cluster = settings.clickhouse_cluster or None
+        server = ClickHouseEngine(
+            hosts,
+            database=settings.clickhouse_database,
+            user=settings.clickhouse_username,
+            password=settings.clickhouse_secret(),
+            pool_size=settings.query_concurrency,
+            writers=settings.write_concurrent_inserts,
+            connect_timeout_s=settings.clickhouse_connect_timeout_seconds,
+            # A write is acknowledged once every shard has stored its part of it.
+            insert_settings={"insert_distributed_sync": 1} if cluster else {},
+        )
+        return Storage(
+            server,
+            layout,
+            fsync=settings.storage_fsync,
+            topology=Topology(database=settings.clickhouse_database, cluster=cluster),
         )
     from luminate.storage.embedded import EmbeddedEngine  # noqa: PLC0415  (loads the engine)
 
@@ -78,11 +100,7 @@ def build_storage(settings: Settings) -> Storage:
         pool_size=settings.query_concurrency,
         writers=settings.write_concurrent_inserts,
     )
-    return Storage(
-        engine,
-        Layout(frozenset(settings.storage_promoted_dimensions)),
-        fsync=settings.storage_fsync,
-    )
+    return Storage(engine, layout, fsync=settings.storage_fsync)
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
@@ -119,7 +137,11 @@ def create_app(
         )
         store = storage if storage is not None else build_storage(settings)
         try:
-            await asyncio.to_thread(store.migrate)
+            if store.backend == "embedded":
+                await asyncio.to_thread(store.migrate)
+            else:
+                # A server's schema is an explicit step (`luminate migrate`), not a side effect.
+                await asyncio.to_thread(store.verify_schema)
             services = _services(settings, metrics, verifier, store)
             app.state.services = services
             services.writes.batcher.start()

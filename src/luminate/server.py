@@ -54,6 +54,8 @@ def serve(settings: Settings) -> None:
     anything listens."""
     storage = build_storage(settings)
     try:
+        if storage.backend != "embedded":
+            storage.verify_schema()
         app = create_app(settings, storage=storage, own_storage=True)
     except BaseException:
         storage.close()

@@ -51,6 +51,31 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     storage_fsync: Annotated[
         bool, _doc("fsync every inserted part before a write is acknowledged (power-loss safety).")
     ] = True
+    clickhouse_hosts: Annotated[
+        list[str],
+        _doc(
+            "ClickHouse servers as host:port (native protocol, default port 9000), comma list; "
+            "connections fail over across them."
+        ),
+    ] = msgspec.field(default_factory=lambda: ["localhost:9000"])
+    clickhouse_database: Annotated[str, _doc("ClickHouse database holding Luminate's tables.")] = (
+        "luminate"
+    )
+    clickhouse_username: Annotated[str, _doc("ClickHouse user.")] = "default"
+    clickhouse_password: Annotated[str, _doc("ClickHouse password.", secret=True)] = ""
+    clickhouse_password_file: Annotated[
+        str, _doc("File holding the ClickHouse password; wins over LUMINATE_CLICKHOUSE_PASSWORD.")
+    ] = ""
+    clickhouse_cluster: Annotated[
+        str,
+        _doc(
+            "Cluster name in the servers' remote_servers: replicated local tables, a "
+            "Distributed table, DDL ON CLUSTER. Empty: one server, plain MergeTree."
+        ),
+    ] = ""
+    clickhouse_connect_timeout_seconds: Annotated[
+        PositiveFloat, _doc("How long one connection attempt to one host may take.")
+    ] = 2.0
     jwt_secret: Annotated[
         str, _doc("HS256 signing secret (at least 32 bytes).", env="JWT_SECRET", secret=True)
     ] = ""
@@ -134,6 +159,17 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
             except OSError as exc:
                 raise ConfigError(f"JWT_SECRET_FILE {self.jwt_secret_file!r}: {exc}") from exc
         return self.jwt_secret
+
+    def clickhouse_secret(self) -> str:
+        """The ClickHouse password: from the file when one is named, else from the variable."""
+        if self.clickhouse_password_file:
+            try:
+                return Path(self.clickhouse_password_file).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"LUMINATE_CLICKHOUSE_PASSWORD_FILE {self.clickhouse_password_file!r}: {exc}"
+                ) from exc
+        return self.clickhouse_password
 
 
 class ConfigError(LuminateError):

@@ -5,6 +5,7 @@ test), which is also the tenancy guarantee under test."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -32,6 +33,8 @@ def _embedded(engine: EmbeddedEngine, layout: Layout) -> Storage:
 
 
 BACKENDS = ["embedded", "embedded-promoted"]
+if os.environ.get("LUMINATE_TEST_CH"):
+    BACKENDS.append("clickhouse")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -41,7 +44,28 @@ def storage(request: pytest.FixtureRequest, embedded_engine: EmbeddedEngine) -> 
         return _embedded(embedded_engine, Layout())
     if request.param == "embedded-promoted":
         return _embedded(embedded_engine, Layout(PROMOTED))
+    if request.param == "clickhouse":
+        st = request.getfixturevalue("clickhouse_storage")
+        assert isinstance(st, Storage)
+        return st
     raise AssertionError(request.param)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_storage() -> Iterator[Storage]:
+    from luminate.storage.clickhouse import ClickHouseEngine, parse_hosts
+    from luminate.storage.schema import Topology
+
+    eng = ClickHouseEngine(
+        parse_hosts([os.environ["LUMINATE_TEST_CH"]]),
+        database="luminate_test",
+        user="default",
+        password="",
+    )
+    st = Storage(eng, Layout(PROMOTED), fsync=False, topology=Topology(database="luminate_test"))
+    st.migrate()
+    yield st
+    eng.close()
 
 
 @pytest.fixture

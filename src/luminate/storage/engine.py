@@ -29,6 +29,10 @@ class Engine(Protocol):
     """
 
     name: str
+    # Whether inserts carrying the same token store their rows once, so they may be retried.
+    idempotent_inserts: bool
+    # The smallest statement timeout the engine enforces (older servers count whole seconds).
+    min_timeout_s: float
 
     def version(self) -> str: ...
 

@@ -1,6 +1,8 @@
-"""Table definitions. DDL may use storage niceties (codecs, LowCardinality, deduplication and fsync
-settings) where the engine supports them; the columns and their meaning never change, so the
-query SQL in `compile.py` is the same everywhere."""
+"""Table definitions for the three topologies: the embedded engine, one ClickHouse server, and a
+replicated cluster (ReplicatedMergeTree local tables behind Distributed tables of the same
+names the queries read). DDL may use storage niceties (codecs, LowCardinality, deduplication and
+fsync settings) where the server supports them; the columns and their meaning never change, so
+the query SQL in `compile.py` is the same everywhere."""
 
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ class Capabilities:
 
     @property
     def modern(self) -> bool:
-        # 20.x brought codecs, LowCardinality by default, non-replicated deduplication (21.x);
-        # we treat >= 21.8 as the first "current" server, older ones get the plain schema.
+        # Codecs, LowCardinality without flags, MODIFY SETTING and non-replicated deduplication
+        # are all there by 21.8; older servers (Debian's 18.16) get the plain schema.
         return self.version >= (21, 8)
 
     def string(self, low_cardinality: bool) -> str:
@@ -38,6 +40,33 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+@dataclass(frozen=True)
+class Topology:
+    """Where the tables live: `database` (None: the engine's default) and `cluster` (None: one
+    server). In a cluster, data sits in `<table>_local` and `<table>` is a Distributed table."""
+
+    database: str | None = None
+    cluster: str | None = None
+
+    def name(self, table: str) -> str:
+        return f"{ident(self.database)}.{table}" if self.database else table
+
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER {ident(self.cluster)}" if self.cluster else ""
+
+    def storage_table(self, table: Table) -> str:
+        """The table that holds the rows (mutations go there)."""
+        return f"{table.value}_local" if self.cluster else table.value
+
+
+_SAMPLES_ORDER = (
+    "PARTITION BY toYYYYMMDD(toDateTime(intDiv(timestamp_ms, 1000), 'UTC')) "
+    "ORDER BY (tenant_id, metric_name, timestamp_ms)"
+)
+# The dimensions sorted by key, so equal sets hash equally whatever order a client sent them in.
+_SERIES = "cityHash64(arraySort(dim_keys), arraySort((v, k) -> k, dim_values, dim_keys))"
+
+
 def samples_columns(caps: Capabilities) -> str:
     # Plain String on purpose: LowCardinality halves insert throughput here (dictionary
     # encoding on every insert) and buys nothing for columns read through the primary key or
@@ -49,73 +78,116 @@ def samples_columns(caps: Capabilities) -> str:
         "value Float64, "
         "dim_keys Array(String), "
         "dim_values Array(String), "
-        # Series identity: the dimensions sorted by key, so equal sets hash equally whatever
-        # order a client sent them in.
-        "series_id UInt64 MATERIALIZED "
-        "cityHash64(arraySort(dim_keys), arraySort((v, k) -> k, dim_values, dim_keys))"
+        f"series_id UInt64 MATERIALIZED {_SERIES}"
     )
 
 
-def create_samples(caps: Capabilities, *, fsync: bool) -> str:
+def _engine(topo: Topology, table: str, engine: str, args: str = "") -> str:
+    if not topo.cluster:
+        return f"{engine}({args})" if args else engine
+    path = quote(f"/clickhouse/tables/{{shard}}/{topo.database}/{table}")
+    extra = f", {args}" if args else ""
+    return f"Replicated{engine}({path}, '{{replica}}'{extra})"
+
+
+def _merge_settings(caps: Capabilities, topo: Topology, *, fsync: bool) -> str:
     settings = ["index_granularity = 8192"]
     if caps.modern:
-        # A retried insert of the same block is dropped, so retries never duplicate points.
-        settings.append("non_replicated_deduplication_window = 1000")
+        if not topo.cluster:
+            # Replicated tables deduplicate by themselves; a plain one needs a window so that a
+            # retried insert with the same token is dropped.
+            settings.append("non_replicated_deduplication_window = 1000")
         flag = 1 if fsync else 0
         settings += [f"fsync_after_insert = {flag}", f"fsync_part_directory = {flag}"]
-    return (
-        f"CREATE TABLE IF NOT EXISTS {Table.SAMPLES.value} ({samples_columns(caps)}) "
-        "ENGINE = MergeTree "
-        "PARTITION BY toYYYYMMDD(toDateTime(intDiv(timestamp_ms, 1000), 'UTC')) "
-        "ORDER BY (tenant_id, metric_name, timestamp_ms) "
-        f"SETTINGS {', '.join(settings)}"
-    )
+    return f"SETTINGS {', '.join(settings)}"
 
 
-def fsync_settings(caps: Capabilities, *, fsync: bool) -> str | None:
+def create_samples(caps: Capabilities, topo: Topology, *, fsync: bool) -> list[str]:
+    local = topo.storage_table(Table.SAMPLES)
+    steps = [
+        f"CREATE TABLE IF NOT EXISTS {topo.name(local)}{topo.on_cluster()} "
+        f"({samples_columns(caps)}) ENGINE = {_engine(topo, local, 'MergeTree')} "
+        f"{_SAMPLES_ORDER} {_merge_settings(caps, topo, fsync=fsync)}"
+    ]
+    if topo.cluster:
+        # Sharded by series: a series lives on one shard, and a retried insert splits into the
+        # same per-shard blocks, which replicated deduplication then drops.
+        shard_key = (
+            "cityHash64(tenant_id, metric_name, arraySort(dim_keys), "
+            "arraySort((v, k) -> k, dim_values, dim_keys))"
+        )
+        steps.append(
+            f"CREATE TABLE IF NOT EXISTS {topo.name(Table.SAMPLES.value)}{topo.on_cluster()} "
+            f"AS {topo.name(local)} ENGINE = Distributed({ident(topo.cluster)}, "
+            f"{ident(topo.database or 'default')}, {local}, {shard_key})"
+        )
+    return steps
+
+
+def create_retention(caps: Capabilities, topo: Topology) -> list[str]:
+    local = topo.storage_table(Table.RETENTION)
+    steps = [
+        f"CREATE TABLE IF NOT EXISTS {topo.name(local)}{topo.on_cluster()} "
+        "(tenant_id String, metric_name String, days UInt32, updated_ms Int64) "
+        f"ENGINE = {_engine(topo, local, 'ReplacingMergeTree', 'updated_ms')} "
+        "ORDER BY (tenant_id, metric_name)"
+    ]
+    if topo.cluster:
+        steps.append(
+            f"CREATE TABLE IF NOT EXISTS {topo.name(Table.RETENTION.value)}{topo.on_cluster()} "
+            f"AS {topo.name(local)} ENGINE = Distributed({ident(topo.cluster)}, "
+            f"{ident(topo.database or 'default')}, {local}, cityHash64(tenant_id))"
+        )
+    return steps
+
+
+def fsync_settings(caps: Capabilities, topo: Topology, *, fsync: bool) -> str | None:
     """Brings an existing table's fsync settings in line with configuration."""
     if not caps.modern:
         return None
     flag = 1 if fsync else 0
     return (
-        f"ALTER TABLE {Table.SAMPLES.value} MODIFY SETTING "
-        f"fsync_after_insert = {flag}, fsync_part_directory = {flag}"
+        f"ALTER TABLE {topo.name(topo.storage_table(Table.SAMPLES))}{topo.on_cluster()} "
+        f"MODIFY SETTING fsync_after_insert = {flag}, fsync_part_directory = {flag}"
     )
 
 
-def add_promoted(caps: Capabilities, layout: Layout, existing: set[str]) -> list[str]:
-    """One ALTER per promoted dimension not yet a column; old parts compute it on read.
-    (18.16 has no `ADD COLUMN IF NOT EXISTS`, so the caller passes the existing columns.)"""
+def add_promoted(
+    caps: Capabilities, topo: Topology, layout: Layout, existing: set[str]
+) -> list[str]:
+    """One ALTER per table per promoted dimension not yet a column; old parts compute it on
+    read. (18.16 has no `ADD COLUMN IF NOT EXISTS`, so the caller passes existing columns.)"""
     lc = caps.string(low_cardinality=True)
+    tables = [topo.storage_table(Table.SAMPLES)]
+    if topo.cluster:
+        tables.append(Table.SAMPLES.value)
     return [
-        f"ALTER TABLE {Table.SAMPLES.value} ADD COLUMN "
+        f"ALTER TABLE {topo.name(table)}{topo.on_cluster()} ADD COLUMN "
         f"{ident(promoted_column(key))} {lc} "
         f"MATERIALIZED arrayElement(dim_values, indexOf(dim_keys, {quote(key)}))"
+        for table in tables
         for key in sorted(layout.promoted)
         if promoted_column(key) not in existing
     ]
 
 
-EXISTING_COLUMNS = (
-    "SELECT name FROM system.columns "
-    f"WHERE database = currentDatabase() AND table = '{Table.SAMPLES.value}'"
-)
-
-
-def create_retention(caps: Capabilities) -> str:
-    lc = caps.string(low_cardinality=True)
+def existing_columns(topo: Topology) -> str:
+    database = quote(topo.database) if topo.database else "currentDatabase()"
     return (
-        f"CREATE TABLE IF NOT EXISTS {Table.RETENTION.value} "
-        f"(tenant_id {lc}, metric_name String, days UInt32, updated_ms Int64) "
-        "ENGINE = ReplacingMergeTree(updated_ms) ORDER BY (tenant_id, metric_name)"
+        "SELECT name FROM system.columns "
+        f"WHERE database = {database} AND table = '{Table.SAMPLES.value}'"
     )
 
 
-def base_migrations(caps: Capabilities, *, fsync: bool) -> list[str]:
+def base_migrations(caps: Capabilities, topo: Topology, *, fsync: bool) -> list[str]:
     """Statements that create or align the tables; all idempotent. Promoted columns follow,
     from `add_promoted`, once the existing columns are known."""
-    steps = [create_samples(caps, fsync=fsync), create_retention(caps)]
-    modify = fsync_settings(caps, fsync=fsync)
+    steps: list[str] = []
+    if topo.database:
+        steps.append(f"CREATE DATABASE IF NOT EXISTS {ident(topo.database)}{topo.on_cluster()}")
+    steps += create_samples(caps, topo, fsync=fsync)
+    steps += create_retention(caps, topo)
+    modify = fsync_settings(caps, topo, fsync=fsync)
     if modify:
         steps.append(modify)
     return steps

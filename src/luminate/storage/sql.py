@@ -19,6 +19,8 @@ class Table(StrEnum):
 
     SAMPLES = "samples"
     RETENTION = "retention_policies"
+    SAMPLES_LOCAL = "samples_local"
+    RETENTION_LOCAL = "retention_policies_local"
 
 
 def quote(value: str) -> str:

@@ -22,7 +22,7 @@ from luminate.query.model import (
     TimeRange,
 )
 from luminate.storage import schema
-from luminate.storage.compile import Layout, compile_query
+from luminate.storage.compile import Layout, compile_query, promoted_column
 from luminate.storage.engine import Engine
 from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
 from luminate.storage.sql import Statement, Table, quote, scan, tenant_predicate
@@ -87,10 +87,18 @@ class RetentionPolicy:
 
 
 class Storage:
-    def __init__(self, engine: Engine, layout: Layout, *, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        layout: Layout,
+        *,
+        fsync: bool = True,
+        topology: schema.Topology | None = None,
+    ) -> None:
         self.engine = engine
         self.layout = layout
         self.fsync = fsync
+        self.topology = topology or schema.Topology()
         self.caps = schema.Capabilities(schema.parse_version(engine.version()))
 
     @property
@@ -101,14 +109,45 @@ class Storage:
 
     def migrate(self) -> list[str]:
         """Apply every idempotent schema step; returns the statements run."""
-        steps = schema.base_migrations(self.caps, fsync=self.fsync)
+        topo = self.topology
+        self._check_cluster()
+        steps = schema.base_migrations(self.caps, topo, fsync=self.fsync)
         for sql in steps:
             self.engine.execute(sql)
-        existing = {str(r[0]) for r in self.engine.select(schema.EXISTING_COLUMNS).rows}
-        added = schema.add_promoted(self.caps, self.layout, existing)
+        existing = {str(r[0]) for r in self.engine.select(schema.existing_columns(topo)).rows}
+        added = schema.add_promoted(self.caps, topo, self.layout, existing)
         for sql in added:
             self.engine.execute(sql)
         return steps + added
+
+    def verify_schema(self) -> None:
+        """Raise StorageError naming what is missing unless the tables and the cluster exist."""
+        self._check_cluster()
+        rows = self.engine.select(schema.existing_columns(self.topology)).rows
+        names = {str(r[0]) for r in rows}
+        wanted = ["series_id", *map(promoted_column, sorted(self.layout.promoted))]
+        missing = [c for c in wanted if c not in names]
+        if missing:
+            where = self.topology.database or "the default database"
+            raise StorageError(
+                f"schema in {where} is missing {', '.join(missing)}: run `luminate migrate`"
+            )
+
+    def _check_cluster(self) -> None:
+        cluster = self.topology.cluster
+        if cluster is None:
+            return
+        # Through execute: it runs before Luminate's database exists.
+        try:
+            self.engine.execute(
+                "SELECT throwIf((SELECT count() FROM system.clusters "
+                f"WHERE cluster = {quote(cluster)}) = 0)"
+            )
+        except StorageError as exc:
+            raise StorageError(
+                f"cluster {cluster!r} (LUMINATE_CLICKHOUSE_CLUSTER) is not in the servers' "
+                f"remote_servers ({exc})"
+            ) from None
 
     def ping(self) -> None:
         self.engine.ping()
@@ -141,13 +180,15 @@ class Storage:
         # One token for this batch and all its retries: the engine stores it once, while an
         # identical batch sent later by a client is a new write and is stored again.
         token = uuid.uuid4().hex
-        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+        # Retrying is only safe where the engine drops a repeated insert.
+        attempts = _WRITE_ATTEMPTS if self.engine.idempotent_inserts else 1
+        for attempt in range(1, attempts + 1):
             try:
                 self.engine.insert(Table.SAMPLES.value, SAMPLE_COLUMNS, data, token)
                 return len(names)
             except StorageError as exc:
                 log.warning("insert failed", extra={"attempt": attempt, "error": str(exc)})
-                if attempt == _WRITE_ATTEMPTS:
+                if attempt == attempts:
                     raise StorageUnavailable(
                         f"insert failed after {attempt} attempts: {exc}"
                     ) from exc
@@ -281,8 +322,27 @@ class Storage:
         if exclude:
             conds.append(f"metric_name NOT IN ({', '.join(quote(m) for m in exclude)})")
         where = " AND ".join([tenant_predicate(tenant), *conds])
-        stmt = Statement(f"ALTER TABLE {Table.SAMPLES.value} DELETE WHERE {where}", tenant)
-        self.engine.execute(stmt.sql, {"mutations_sync": 1})
+        topo = self.topology
+        table = topo.name(topo.storage_table(Table.SAMPLES))
+        stmt = Statement(f"ALTER TABLE {table}{topo.on_cluster()} DELETE WHERE {where}", tenant)
+        self.engine.execute(stmt.sql)
+        self._wait_for_mutations(topo.storage_table(Table.SAMPLES))
+
+    def _wait_for_mutations(self, table: str, timeout_s: float = 300.0) -> None:
+        """Mutations are asynchronous on every server version; wait until this host has none
+        left for the table (`mutations_sync` is not known to older servers)."""
+        db = quote(self.topology.database) if self.topology.database else "currentDatabase()"
+        sql = (
+            "SELECT count() FROM system.mutations "
+            f"WHERE database = {db} AND table = {quote(table)} AND is_done = 0"
+        )
+        deadline = time.monotonic() + timeout_s
+        delay = 0.01
+        while self.engine.select(sql).rows[0][0]:
+            if time.monotonic() > deadline:
+                raise StorageTimeout(f"deletion still running after {timeout_s:g} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     def set_retention(self, tenant: str, metric: str | None, days: int) -> None:
         now = time.time_ns() // 1_000_000

@@ -1,0 +1,220 @@
+"""A ClickHouse server (or cluster) over the native protocol, through clickhouse-driver.
+
+Failover: every connection knows every host of LUMINATE_CLICKHOUSE_HOSTS; the driver connects to
+the first that answers, starting at a different host per connection so load spreads. Inserts are
+retried by `Storage.write` with the same deduplication token, so a retry never stores a batch
+twice (servers without tokens deduplicate identical replicated blocks by content)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import queue
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from clickhouse_driver import Client, errors
+
+from luminate.storage.engine import SelectResult, SettingValue
+from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
+from luminate.storage.schema import parse_version
+
+_TIMEOUT_CODES = {159, 160, 394}
+# Codes meaning "the cluster cannot take this right now" rather than "the statement is wrong":
+# ZooKeeper / Keeper trouble, read-only replicas, too many parts, not enough replicas for quorum,
+# network problems between servers, all replicas of a shard down.
+_UNAVAILABLE_CODES = {
+    3,
+    209,
+    210,
+    225,
+    242,
+    252,
+    279,
+    285,
+    286,
+    319,
+    425,
+    999,
+    1000,
+}
+
+
+def _translate(exc: Exception, sql: str) -> StorageError:
+    if isinstance(exc, errors.ServerException):
+        code = int(getattr(exc, "code", 0) or 0)
+        first = str(exc.message).strip().splitlines()[0] if exc.message else str(exc)
+        message = f"Code: {code}. {first}"
+        if code in _TIMEOUT_CODES:
+            return StorageTimeout(message)
+        if code in _UNAVAILABLE_CODES:
+            return StorageUnavailable(message)
+        return StorageError(f"{message} [statement: {sql[:200]}]")
+    if isinstance(exc, errors.SocketTimeoutError | errors.NetworkError | OSError | EOFError):
+        return StorageUnavailable(f"ClickHouse unreachable: {exc}")
+    return StorageError(f"{type(exc).__name__}: {exc} [statement: {sql[:200]}]")
+
+
+class ClickHouseEngine:
+    name = "clickhouse"
+    idempotent_inserts: bool
+    min_timeout_s: float
+
+    def __init__(
+        self,
+        hosts: Sequence[tuple[str, int]],
+        *,
+        database: str,
+        user: str,
+        password: str,
+        pool_size: int = 4,
+        writers: int = 2,
+        connect_timeout_s: float = 2.0,
+        insert_settings: Mapping[str, SettingValue] | None = None,
+    ) -> None:
+        if not hosts:
+            raise StorageUnavailable("LUMINATE_CLICKHOUSE_HOSTS names no host")
+        # The driver logs a traceback for every host it fails over from; failures reach
+        # Luminate's own logs as translated errors instead.
+        logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
+        self.hosts = list(hosts)
+        self.database = database
+        self._user = user
+        self._password = password
+        self._connect_timeout_s = connect_timeout_s
+        self._insert_settings = dict(insert_settings or {})
+        self._next = 0
+        self._readers: queue.Queue[Client] = queue.Queue()
+        self._writers: queue.Queue[Client] = queue.Queue()
+        self._probe: queue.Queue[Client] = queue.Queue()
+        # DDL and mutations name their database explicitly and run before it may exist.
+        self._admin: queue.Queue[Client] = queue.Queue()
+        self._probe.put(self._client("default"))
+        self._admin.put(self._client("default"))
+        for _ in range(pool_size):
+            self._readers.put(self._client())
+        for _ in range(writers):
+            self._writers.put(self._client())
+        self._closed = False
+        self._version = parse_version(self.version())
+        modern = self._version >= (22, 2)
+        # Old servers have no insert tokens; replicated tables still drop a retried identical
+        # block by its content, plain ones do not.
+        self.idempotent_inserts = modern or bool(
+            self._insert_settings.get("insert_distributed_sync")
+        )
+        self.min_timeout_s = 0.001 if modern else 1.0
+
+    def _client(self, database: str | None = None) -> Client:
+        """A client that tries every host, starting with the next one in turn."""
+        order = self.hosts[self._next :] + self.hosts[: self._next]
+        self._next = (self._next + 1) % len(self.hosts)
+        (host, port), rest = order[0], order[1:]
+        return Client(
+            host=host,
+            port=port,
+            alt_hosts=",".join(f"{h}:{p}" for h, p in rest) or None,
+            database=database if database is not None else self.database,
+            user=self._user,
+            password=self._password,
+            connect_timeout=self._connect_timeout_s,
+            send_receive_timeout=300,
+            sync_request_timeout=self._connect_timeout_s,
+            settings={"use_client_time_zone": False},
+        )
+
+    @contextmanager
+    def _conn(self, pool: queue.Queue[Client]) -> Iterator[Client]:
+        if self._closed:
+            raise StorageUnavailable("ClickHouse engine is closed")
+        client = pool.get()
+        try:
+            yield client
+        except BaseException:
+            # The connection may be mid-stream or pointed at a dead host: start over.
+            with contextlib.suppress(Exception):
+                client.disconnect()
+            raise
+        finally:
+            pool.put(client)
+
+    def version(self) -> str:
+        return str(self._select(self._admin, "SELECT version()", None).rows[0][0])
+
+    def supports_dedup_token(self) -> bool:
+        return self._version >= (22, 2)
+
+    def ping(self) -> None:
+        with self._conn(self._probe) as client:
+            try:
+                client.execute("SELECT 1")
+            except Exception as exc:
+                raise _translate(exc, "SELECT 1") from None
+
+    def execute(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> None:
+        with self._conn(self._admin) as client:
+            try:
+                client.execute(sql, settings=dict(settings or {}))
+            except Exception as exc:
+                raise _translate(exc, sql) from None
+
+    def select(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> SelectResult:
+        settings = dict(settings or {})
+        if "max_execution_time" in settings and self.min_timeout_s >= 1:
+            # Older servers read the setting as whole seconds (0.5 would mean "no limit").
+            settings["max_execution_time"] = max(
+                1, math.ceil(float(settings["max_execution_time"]))
+            )
+        return self._select(self._readers, sql, settings)
+
+    def _select(
+        self, pool: queue.Queue[Client], sql: str, settings: Mapping[str, SettingValue] | None
+    ) -> SelectResult:
+        with self._conn(pool) as client:
+            try:
+                rows = client.execute(sql, settings=dict(settings or {}))
+            except Exception as exc:
+                raise _translate(exc, sql) from None
+            progress = client.last_query.progress if client.last_query else None
+            read = int(progress.rows) if progress is not None else 0
+            return SelectResult([list(r) for r in rows], read)
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        data: Sequence[Sequence[Any]],
+        dedup_token: str,
+    ) -> None:
+        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+        settings: dict[str, Any] = dict(self._insert_settings)
+        if self.supports_dedup_token():
+            settings["insert_deduplication_token"] = dedup_token
+        with self._conn(self._writers) as client:
+            try:
+                client.execute(statement, list(data), columnar=True, settings=settings)
+            except Exception as exc:
+                raise _translate(exc, statement) from None
+
+    def close(self) -> None:
+        self._closed = True
+        for pool in (self._readers, self._writers, self._probe, self._admin):
+            while not pool.empty():
+                with contextlib.suppress(Exception):
+                    pool.get_nowait().disconnect()
+
+
+def parse_hosts(entries: Sequence[str], default_port: int = 9000) -> list[tuple[str, int]]:
+    """`host:port` (or `host`, port 9000) entries as pairs; ValueError names a bad entry."""
+    out = []
+    for entry in entries:
+        text = entry.strip()
+        host, sep, port = text.rpartition(":")
+        if not sep:
+            host, port = text, str(default_port)
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"bad LUMINATE_CLICKHOUSE_HOSTS entry {entry!r}; use host:port")
+        out.append((host, int(port)))
+    return out

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from luminate.storage.clickhouse import parse_hosts
+from luminate.storage.compile import Layout
+from luminate.storage.schema import Capabilities, Topology, add_promoted, base_migrations
+from luminate.storage.sql import check_tenant_scoped
+
+OLD = Capabilities((18, 16, 1))
+NEW = Capabilities((25, 8, 1))
+
+
+def test_cluster_schema_is_replicated_local_tables_behind_distributed_ones() -> None:
+    topo = Topology(database="luminate", cluster="luminate_cluster")
+    steps = base_migrations(OLD, topo, fsync=True)
+    assert steps[0] == "CREATE DATABASE IF NOT EXISTS `luminate` ON CLUSTER `luminate_cluster`"
+    local, dist = steps[1], steps[2]
+    assert "`luminate`.samples_local ON CLUSTER `luminate_cluster`" in local
+    assert (
+        "ReplicatedMergeTree('/clickhouse/tables/{shard}/luminate/samples_local', '{replica}')"
+        in local
+    )
+    assert "Distributed(`luminate_cluster`, `luminate`, samples_local, cityHash64(" in dist
+    assert all(" ON CLUSTER " in s for s in steps)
+    assert not any("CODEC" in s or "LowCardinality" in s or "fsync" in s for s in steps)
+
+
+def test_single_server_and_modern_niceties() -> None:
+    steps = base_migrations(NEW, Topology(database="luminate"), fsync=False)
+    assert "ENGINE = MergeTree " in steps[1]
+    assert "CODEC(Delta, LZ4)" in steps[1]
+    assert "non_replicated_deduplication_window" in steps[1]
+    assert steps[-1].endswith("fsync_after_insert = 0, fsync_part_directory = 0")
+    assert not any("ON CLUSTER" in s for s in steps)
+
+
+def test_promoted_columns_are_added_once_to_every_table() -> None:
+    topo = Topology(database="luminate", cluster="c")
+    layout = Layout(frozenset({"customer_id", "region"}))
+    steps = add_promoted(NEW, topo, layout, existing={"dim__region"})
+    assert len(steps) == 2  # customer_id on samples_local and on the Distributed samples
+    assert "`luminate`.samples_local ON CLUSTER `c` ADD COLUMN `dim__customer_id`" in steps[0]
+    assert "LowCardinality(String)" in steps[0]
+
+
+def test_mutations_on_local_tables_are_tenant_checked() -> None:
+    check_tenant_scoped(
+        "ALTER TABLE `luminate`.samples_local ON CLUSTER `c` DELETE WHERE tenant_id = 'a' AND x",
+        "a",
+    )
+
+
+@pytest.mark.parametrize(
+    ("entries", "hosts"),
+    [(["a:1", "b"], [("a", 1), ("b", 9000)]), ([" c-0.svc:9440 "], [("c-0.svc", 9440)])],
+)
+def test_parse_hosts(entries: list[str], hosts: list[tuple[str, int]]) -> None:
+    assert parse_hosts(entries) == hosts
+
+
+@pytest.mark.parametrize("bad", ["a:x", "a:0", "a:70000", ":9000"])
+def test_parse_hosts_rejects(bad: str) -> None:
+    with pytest.raises(ValueError, match="host:port"):
+        parse_hosts([bad])
