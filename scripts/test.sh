@@ -5,6 +5,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+# Real ClickHouse servers and ZooKeeper for the server and cluster tests (Debian packages).
+scripts/clickhouse-cluster.sh check >/dev/null 2>&1 || scripts/clickhouse-cluster.sh install
 
 echo "== ruff" && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
 echo "== mypy" && .venv/bin/mypy

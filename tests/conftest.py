@@ -10,6 +10,8 @@ from luminate.storage import embedded
 
 TEST_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 
+pytest_plugins = ["tests.clickhouse.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _no_accidental_storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:

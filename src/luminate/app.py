@@ -84,8 +84,7 @@ def build_storage(settings: Settings) -> Storage:
             pool_size=settings.query_concurrency,
             writers=settings.write_concurrent_inserts,
             connect_timeout_s=settings.clickhouse_connect_timeout_seconds,
-            # A write is acknowledged once every shard has stored its part of it.
-            insert_settings={"insert_distributed_sync": 1} if cluster else {},
+            cluster=cluster,
         )
         return Storage(
             server,

@@ -5,15 +5,17 @@ test), which is also the tenancy guarantee under test."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from luminate.storage.clickhouse import ClickHouseEngine, parse_hosts
 from luminate.storage.compile import Layout
 from luminate.storage.embedded import EmbeddedEngine
+from luminate.storage.schema import Topology
 from luminate.storage.store import Storage
+from tests.clickhouse.harness import Cluster
 
 PROMOTED = frozenset({"customer_id", "endpoint"})
 
@@ -32,9 +34,7 @@ def _embedded(engine: EmbeddedEngine, layout: Layout) -> Storage:
     return storage
 
 
-BACKENDS = ["embedded", "embedded-promoted"]
-if os.environ.get("LUMINATE_TEST_CH"):
-    BACKENDS.append("clickhouse")
+BACKENDS = ["embedded", "embedded-promoted", "clickhouse", "cluster"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -44,28 +44,41 @@ def storage(request: pytest.FixtureRequest, embedded_engine: EmbeddedEngine) -> 
         return _embedded(embedded_engine, Layout())
     if request.param == "embedded-promoted":
         return _embedded(embedded_engine, Layout(PROMOTED))
-    if request.param == "clickhouse":
-        st = request.getfixturevalue("clickhouse_storage")
+    if request.param in ("clickhouse", "cluster"):
+        st = request.getfixturevalue(f"{request.param}_storage")
         assert isinstance(st, Storage)
         return st
     raise AssertionError(request.param)
 
 
-@pytest.fixture(scope="session")
-def clickhouse_storage() -> Iterator[Storage]:
-    from luminate.storage.clickhouse import ClickHouseEngine, parse_hosts
-    from luminate.storage.schema import Topology
-
-    eng = ClickHouseEngine(
-        parse_hosts([os.environ["LUMINATE_TEST_CH"]]),
-        database="luminate_test",
-        user="default",
-        password="",
+def _server_storage(cluster: Cluster, topology: Topology) -> Iterator[Storage]:
+    engine = ClickHouseEngine(
+        parse_hosts(cluster.hosts),
+        database=topology.database or "default",
+        user=cluster.user,
+        password=cluster.password,
+        cluster=topology.cluster,
     )
-    st = Storage(eng, Layout(PROMOTED), fsync=False, topology=Topology(database="luminate_test"))
-    st.migrate()
-    yield st
-    eng.close()
+    storage = Storage(engine, Layout(PROMOTED), fsync=False, topology=topology)
+    storage.migrate()
+    yield storage
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    """One ClickHouse server (Debian's 18.16), plain MergeTree tables."""
+    server: Cluster = request.getfixturevalue("clickhouse_single")
+    yield from _server_storage(server, Topology(database="luminate_contract"))
+
+
+@pytest.fixture(scope="session")
+def cluster_storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+    """The 2 shards x 2 replicas cluster: replicated local tables behind Distributed ones."""
+    cluster: Cluster = request.getfixturevalue("clickhouse_cluster")
+    yield from _server_storage(
+        cluster, Topology(database="luminate_contract", cluster=cluster.cluster_name)
+    )
 
 
 @pytest.fixture

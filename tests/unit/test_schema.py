@@ -38,10 +38,15 @@ def test_single_server_and_modern_niceties() -> None:
 def test_promoted_columns_are_added_once_to_every_table() -> None:
     topo = Topology(database="luminate", cluster="c")
     layout = Layout(frozenset({"customer_id", "region"}))
-    steps = add_promoted(NEW, topo, layout, existing={"dim__region"})
-    assert len(steps) == 2  # customer_id on samples_local and on the Distributed samples
+    both = {"dim__region", "dim__customer_id"}
+    steps = add_promoted(NEW, topo, layout, {"dim__region"}, {"dim__region"})
     assert "`luminate`.samples_local ON CLUSTER `c` ADD COLUMN `dim__customer_id`" in steps[0]
     assert "LowCardinality(String)" in steps[0]
+    # The Distributed table is recreated from the local one, which now has the column.
+    assert steps[1] == "DROP TABLE IF EXISTS `luminate`.samples ON CLUSTER `c`"
+    assert steps[2].startswith("CREATE TABLE IF NOT EXISTS `luminate`.samples ON CLUSTER `c` AS")
+    assert len(steps) == 3
+    assert add_promoted(NEW, topo, layout, both, both) == []
 
 
 def test_mutations_on_local_tables_are_tenant_checked() -> None:

@@ -1,9 +1,14 @@
 """A ClickHouse server (or cluster) over the native protocol, through clickhouse-driver.
 
 Failover: every connection knows every host of LUMINATE_CLICKHOUSE_HOSTS; the driver connects to
-the first that answers, starting at a different host per connection so load spreads. Inserts are
-retried by `Storage.write` with the same deduplication token, so a retry never stores a batch
-twice (servers without tokens deduplicate identical replicated blocks by content)."""
+the first that answers, starting at a different host per connection so load spreads.
+
+In a cluster, reads go through the Distributed tables while each insert goes straight to one
+shard's replicated local table (shards in turn, replicas of the shard tried until one takes
+it): the replica computes the series identity and promoted columns itself, the write is
+acknowledged once a replica stored it, and ZooKeeper replication copies it to the others. A
+retried insert goes to the same shard with the same deduplication token (or, on servers
+without tokens, the identical block, which replicated tables drop by content)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import contextlib
 import logging
 import math
 import queue
+import threading
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +27,7 @@ from clickhouse_driver import Client, errors
 from luminate.storage.engine import SelectResult, SettingValue
 from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
 from luminate.storage.schema import parse_version
+from luminate.storage.sql import ident, quote
 
 _TIMEOUT_CODES = {159, 160, 394}
 # Codes meaning "the cluster cannot take this right now" rather than "the statement is wrong":
@@ -60,6 +68,7 @@ def _translate(exc: Exception, sql: str) -> StorageError:
 class ClickHouseEngine:
     name = "clickhouse"
     idempotent_inserts: bool
+    content_dedup: bool
     min_timeout_s: float
 
     def __init__(
@@ -72,7 +81,7 @@ class ClickHouseEngine:
         pool_size: int = 4,
         writers: int = 2,
         connect_timeout_s: float = 2.0,
-        insert_settings: Mapping[str, SettingValue] | None = None,
+        cluster: str | None = None,
     ) -> None:
         if not hosts:
             raise StorageUnavailable("LUMINATE_CLICKHOUSE_HOSTS names no host")
@@ -84,8 +93,17 @@ class ClickHouseEngine:
         self._user = user
         self._password = password
         self._connect_timeout_s = connect_timeout_s
-        self._insert_settings = dict(insert_settings or {})
+        self.cluster = cluster
+        # In a cluster, read every shard from its first live replica (not from whichever
+        # replica the entry node is): inserts go there first too, so a write is visible to the
+        # next read although replication to the other replicas is asynchronous.
+        self._read_settings: dict[str, Any] = (
+            {"load_balancing": "in_order", "prefer_localhost_replica": 0} if cluster else {}
+        )
         self._next = 0
+        self._shards: list[list[tuple[str, int]]] = []
+        self._shard_clients: dict[tuple[str, int], queue.Queue[Client]] = {}
+        self._shard_lock = threading.Lock()
         self._readers: queue.Queue[Client] = queue.Queue()
         self._writers: queue.Queue[Client] = queue.Queue()
         self._probe: queue.Queue[Client] = queue.Queue()
@@ -102,9 +120,8 @@ class ClickHouseEngine:
         modern = self._version >= (22, 2)
         # Old servers have no insert tokens; replicated tables still drop a retried identical
         # block by its content, plain ones do not.
-        self.idempotent_inserts = modern or bool(
-            self._insert_settings.get("insert_distributed_sync")
-        )
+        self.idempotent_inserts = modern or cluster is not None
+        self.content_dedup = not modern and cluster is not None
         self.min_timeout_s = 0.001 if modern else 1.0
 
     def _client(self, database: str | None = None) -> Client:
@@ -122,7 +139,7 @@ class ClickHouseEngine:
             connect_timeout=self._connect_timeout_s,
             send_receive_timeout=300,
             sync_request_timeout=self._connect_timeout_s,
-            settings={"use_client_time_zone": False},
+            settings=self._read_settings,
         )
 
     @contextmanager
@@ -188,19 +205,78 @@ class ClickHouseEngine:
         data: Sequence[Sequence[Any]],
         dedup_token: str,
     ) -> None:
-        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
-        settings: dict[str, Any] = dict(self._insert_settings)
+        settings: dict[str, Any] = {}
         if self.supports_dedup_token():
             settings["insert_deduplication_token"] = dedup_token
-        with self._conn(self._writers) as client:
-            try:
-                client.execute(statement, list(data), columnar=True, settings=settings)
-            except Exception as exc:
-                raise _translate(exc, statement) from None
+        if self.cluster is None:
+            statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+            with self._conn(self._writers) as client:
+                try:
+                    client.execute(statement, list(data), columnar=True, settings=settings)
+                except Exception as exc:
+                    raise _translate(exc, statement) from None
+            return
+        statement = (
+            f"INSERT INTO {ident(self.database)}.{table}_local ({', '.join(columns)}) VALUES"
+        )
+        replicas = self._shard_for(dedup_token)
+        failure: StorageError | None = None
+        for replica in replicas:
+            with self._conn(self._replica_pool(replica)) as client:
+                try:
+                    client.execute(statement, list(data), columnar=True, settings=settings)
+                    return
+                except Exception as exc:
+                    failure = _translate(exc, statement)
+                    if not isinstance(failure, StorageUnavailable):
+                        raise failure from None
+        raise failure or StorageUnavailable("no replica of the shard answered")
+
+    def _shard_for(self, token: str) -> list[tuple[str, int]]:
+        """The replicas of the shard this batch goes to, in configuration order (the order reads
+        use). The shard follows from the token, so every retry of a batch lands on it."""
+        with self._shard_lock:
+            if not self._shards:
+                rows = self._select(
+                    self._admin,
+                    "SELECT shard_num, host_name, port FROM system.clusters "
+                    f"WHERE cluster = {quote(self.cluster or '')} ORDER BY shard_num, replica_num",
+                    None,
+                ).rows
+                shards: dict[int, list[tuple[str, int]]] = {}
+                for shard, host, port in rows:
+                    shards.setdefault(int(shard), []).append((str(host), int(port)))
+                if not shards:
+                    raise StorageError(f"cluster {self.cluster!r} is not in remote_servers")
+                self._shards = [shards[k] for k in sorted(shards)]
+            return list(self._shards[zlib.crc32(token.encode()) % len(self._shards)])
+
+    def _replica_pool(self, replica: tuple[str, int]) -> queue.Queue[Client]:
+        with self._shard_lock:
+            pool = self._shard_clients.get(replica)
+            if pool is None:
+                pool = queue.Queue()
+                pool.put(self._replica_client(replica))
+                self._shard_clients[replica] = pool
+            return pool
+
+    def _replica_client(self, replica: tuple[str, int]) -> Client:
+        host, port = replica
+        return Client(
+            host=host,
+            port=port,
+            database=self.database,
+            user=self._user,
+            password=self._password,
+            connect_timeout=self._connect_timeout_s,
+            send_receive_timeout=300,
+            sync_request_timeout=self._connect_timeout_s,
+        )
 
     def close(self) -> None:
         self._closed = True
-        for pool in (self._readers, self._writers, self._probe, self._admin):
+        pools = [self._readers, self._writers, self._probe, self._admin]
+        for pool in [*pools, *self._shard_clients.values()]:
             while not pool.empty():
                 with contextlib.suppress(Exception):
                     pool.get_nowait().disconnect()

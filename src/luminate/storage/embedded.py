@@ -58,6 +58,7 @@ def _settings_clause(settings: Mapping[str, SettingValue] | None) -> str:
 class EmbeddedEngine:
     name = "embedded"
     idempotent_inserts = True
+    content_dedup = False
     min_timeout_s = 0.001
 
     def __init__(self, data_dir: str, *, pool_size: int = 4, writers: int = 2) -> None:

@@ -31,6 +31,9 @@ class Engine(Protocol):
     name: str
     # Whether inserts carrying the same token store their rows once, so they may be retried.
     idempotent_inserts: bool
+    # Whether identical inserts are stored once even with different tokens (replicated tables
+    # on servers without insert tokens deduplicate by content).
+    content_dedup: bool
     # The smallest statement timeout the engine enforces (older servers count whole seconds).
     min_timeout_s: float
 

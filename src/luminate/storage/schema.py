@@ -153,30 +153,36 @@ def fsync_settings(caps: Capabilities, topo: Topology, *, fsync: bool) -> str | 
 
 
 def add_promoted(
-    caps: Capabilities, topo: Topology, layout: Layout, existing: set[str]
+    caps: Capabilities,
+    topo: Topology,
+    layout: Layout,
+    existing: set[str],
+    existing_local: set[str] | None = None,
 ) -> list[str]:
-    """One ALTER per table per promoted dimension not yet a column; old parts compute it on
-    read. (18.16 has no `ADD COLUMN IF NOT EXISTS`, so the caller passes existing columns.)"""
+    """Statements adding each promoted dimension not yet a column; old parts compute it on
+    read. (18.16 has no `ADD COLUMN IF NOT EXISTS`, so the caller passes the existing columns of
+    `samples` and, in a cluster, of `samples_local`.) A Distributed table cannot be altered ON
+    CLUSTER on 18.16, and it holds no data, so it is recreated from the local table instead."""
     lc = caps.string(low_cardinality=True)
-    tables = [topo.storage_table(Table.SAMPLES)]
-    if topo.cluster:
-        tables.append(Table.SAMPLES.value)
-    return [
-        f"ALTER TABLE {topo.name(table)}{topo.on_cluster()} ADD COLUMN "
+    local = topo.storage_table(Table.SAMPLES)
+    have_local = existing if existing_local is None else existing_local
+    steps = [
+        f"ALTER TABLE {topo.name(local)}{topo.on_cluster()} ADD COLUMN "
         f"{ident(promoted_column(key))} {lc} "
         f"MATERIALIZED arrayElement(dim_values, indexOf(dim_keys, {quote(key)}))"
-        for table in tables
         for key in sorted(layout.promoted)
-        if promoted_column(key) not in existing
+        if promoted_column(key) not in have_local
     ]
+    stale = any(promoted_column(key) not in existing for key in layout.promoted)
+    if topo.cluster and stale:
+        steps.append(f"DROP TABLE IF EXISTS {topo.name(Table.SAMPLES.value)}{topo.on_cluster()}")
+        steps.append(create_samples(caps, topo, fsync=False)[1])
+    return steps
 
 
-def existing_columns(topo: Topology) -> str:
+def existing_columns(topo: Topology, table: str = Table.SAMPLES.value) -> str:
     database = quote(topo.database) if topo.database else "currentDatabase()"
-    return (
-        "SELECT name FROM system.columns "
-        f"WHERE database = {database} AND table = '{Table.SAMPLES.value}'"
-    )
+    return f"SELECT name FROM system.columns WHERE database = {database} AND table = {quote(table)}"
 
 
 def base_migrations(caps: Capabilities, topo: Topology, *, fsync: bool) -> list[str]:

@@ -114,11 +114,17 @@ class Storage:
         steps = schema.base_migrations(self.caps, topo, fsync=self.fsync)
         for sql in steps:
             self.engine.execute(sql)
-        existing = {str(r[0]) for r in self.engine.select(schema.existing_columns(topo)).rows}
-        added = schema.add_promoted(self.caps, topo, self.layout, existing)
+        existing = self._columns(schema.existing_columns(topo))
+        local = None
+        if topo.cluster:
+            local = self._columns(schema.existing_columns(topo, topo.storage_table(Table.SAMPLES)))
+        added = schema.add_promoted(self.caps, topo, self.layout, existing, local)
         for sql in added:
             self.engine.execute(sql)
         return steps + added
+
+    def _columns(self, sql: str) -> set[str]:
+        return {str(r[0]) for r in self.engine.select(sql).rows}
 
     def verify_schema(self) -> None:
         """Raise StorageError naming what is missing unless the tables and the cluster exist."""
