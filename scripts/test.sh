@@ -8,7 +8,7 @@ scripts/setup.sh --test
 # Real ClickHouse servers and ZooKeeper for the server and cluster tests (Debian packages).
 scripts/clickhouse-cluster.sh check >/dev/null 2>&1 || scripts/clickhouse-cluster.sh install
 
-echo "== ruff" && .venv/bin/ruff check src tests bench && .venv/bin/ruff format --check src tests bench
+echo "== ruff" && .venv/bin/ruff check src tests bench deployments && .venv/bin/ruff format --check src tests bench deployments
 echo "== mypy" && .venv/bin/mypy
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"

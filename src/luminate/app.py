@@ -206,7 +206,7 @@ def _services(
         writes=WriteService(validator, batcher, metrics),
         queries=QueryService(store, calls, limits),
         admin=AdminService(store, calls),
-        health=Health(store, metrics, settings.readiness_timeout_ms / 1000),
+        health=Health(store, metrics, settings.readiness_timeout_ms / 1000, batcher),
     )
 
 

@@ -4,7 +4,15 @@ import pytest
 
 from luminate.storage.clickhouse import parse_hosts
 from luminate.storage.compile import Layout
-from luminate.storage.schema import Capabilities, Topology, add_promoted, base_migrations
+from luminate.storage.errors import StorageError
+from luminate.storage.schema import (
+    Capabilities,
+    Topology,
+    add_promoted,
+    base_migrations,
+    check_supported,
+    parse_version,
+)
 from luminate.storage.sql import check_tenant_scoped
 
 OLD = Capabilities((18, 16, 1))
@@ -68,3 +76,14 @@ def test_parse_hosts(entries: list[str], hosts: list[tuple[str, int]]) -> None:
 def test_parse_hosts_rejects(bad: str) -> None:
     with pytest.raises(ValueError, match="host:port"):
         parse_hosts([bad])
+
+
+def test_server_versions() -> None:
+    assert parse_version("18.16.1") == (18, 16, 1)
+    assert parse_version("26.9.2.1") == (26, 9, 2, 1)
+    assert not check_supported((18, 16, 1)).modern
+    assert check_supported((25, 8)).modern
+    with pytest.raises(StorageError, match="older than the oldest supported version 18.16"):
+        check_supported((1, 1, 54343))
+    with pytest.raises(StorageError, match="unknown"):
+        check_supported(())

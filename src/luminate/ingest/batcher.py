@@ -46,6 +46,10 @@ class Batcher:
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        # What the last insert did, for the health report.
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.last_success_at: float | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="luminate-batcher")
@@ -112,6 +116,8 @@ class Batcher:
         try:
             await asyncio.to_thread(self._write, [p.points for p in batch])
         except Exception as exc:  # every waiter gets the failure; the loop keeps running
+            self.last_error = str(exc)[:500]
+            self.last_error_at = time.time()
             for p in batch:
                 if not p.done.done():
                     p.done.set_exception(exc)
@@ -119,6 +125,7 @@ class Batcher:
         finally:
             if self._on_batch is not None:
                 self._on_batch(size, time.perf_counter() - started)
+        self.last_success_at = time.time()
         for p in batch:
             if not p.done.done():
                 p.done.set_result(None)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from luminate import __version__
+from luminate.ingest.batcher import Batcher
 from luminate.observability.metrics import Metrics
 from luminate.storage.store import Storage
 
@@ -17,6 +18,7 @@ class Health:
     storage: Storage
     metrics: Metrics
     readiness_timeout_s: float
+    batcher: Batcher | None = None
     started: bool = False
     draining: bool = False
 
@@ -51,13 +53,30 @@ class Health:
         ok = storage["status"] == "up"
         return ok, {"status": "ready" if ok else "not_ready", "storage": storage}
 
+    def writes(self) -> dict[str, Any]:
+        """Whether the last storage insert succeeded. Readiness does not depend on it: when
+        only writes fail (e.g. ZooKeeper is down), reads are still served and writes answer 503
+        with Retry-After, which is better than taking every replica out of rotation."""
+        b = self.batcher
+        if b is None or b.last_error_at is None:
+            return {"status": "ok"}
+        if b.last_success_at is not None and b.last_success_at > b.last_error_at:
+            return {"status": "ok", "lastError": b.last_error}
+        return {"status": "failing", "lastError": b.last_error}
+
     async def report(self) -> dict[str, Any]:
         storage = await self.check_storage()
-        healthy = storage["status"] == "up" and self.started and not self.draining
+        writes = self.writes()
+        healthy = (
+            storage["status"] == "up"
+            and writes["status"] == "ok"
+            and self.started
+            and not self.draining
+        )
         return {
             "status": "ok" if healthy else "degraded",
             "version": __version__,
             "started": self.started,
             "draining": self.draining,
-            "components": {"storage": storage},
+            "components": {"storage": storage, "writes": writes},
         }

@@ -54,6 +54,7 @@ def _translate(exc: Exception, sql: str) -> StorageError:
     if isinstance(exc, errors.ServerException):
         code = int(getattr(exc, "code", 0) or 0)
         first = str(exc.message).strip().splitlines()[0] if exc.message else str(exc)
+        first = first.split(" Stack trace:")[0].strip()
         message = f"Code: {code}. {first}"
         if code in _TIMEOUT_CODES:
             return StorageTimeout(message)
@@ -184,7 +185,12 @@ class ClickHouseEngine:
             settings["max_execution_time"] = max(
                 1, math.ceil(float(settings["max_execution_time"]))
             )
-        return self._select(self._readers, sql, settings)
+        try:
+            return self._select(self._readers, sql, settings)
+        except StorageUnavailable:
+            # The pooled connection may point at a server that went away; reads are safe to
+            # repeat, and the next connection fails over to a live host.
+            return self._select(self._readers, sql, settings)
 
     def _select(
         self, pool: queue.Queue[Client], sql: str, settings: Mapping[str, SettingValue] | None

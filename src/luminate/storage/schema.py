@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from luminate.storage.compile import Layout, promoted_column
+from luminate.storage.errors import StorageError
 from luminate.storage.sql import Table, ident, quote
 
 
@@ -29,6 +30,20 @@ class Capabilities:
 
     def codec(self, spec: str) -> str:
         return f" CODEC({spec})" if self.modern else ""
+
+
+OLDEST_SUPPORTED = (18, 16)
+
+
+def check_supported(version: tuple[int, ...]) -> Capabilities:
+    """Capabilities of a server version, or StorageError when it is too old for the SQL."""
+    if version < OLDEST_SUPPORTED:
+        shown = ".".join(map(str, version)) or "unknown"
+        raise StorageError(
+            f"ClickHouse {shown} is older than the oldest supported version "
+            f"{'.'.join(map(str, OLDEST_SUPPORTED))}"
+        )
+    return Capabilities(version)
 
 
 def parse_version(text: str) -> tuple[int, ...]:

@@ -99,7 +99,7 @@ class Storage:
         self.layout = layout
         self.fsync = fsync
         self.topology = topology or schema.Topology()
-        self.caps = schema.Capabilities(schema.parse_version(engine.version()))
+        self.caps = schema.check_supported(schema.parse_version(engine.version()))
 
     @property
     def backend(self) -> str:
@@ -129,6 +129,17 @@ class Storage:
     def verify_schema(self) -> None:
         """Raise StorageError naming what is missing unless the tables and the cluster exist."""
         self._check_cluster()
+        database = self.topology.database
+        if database is not None:
+            try:
+                self.engine.execute(
+                    "SELECT throwIf((SELECT count() FROM system.databases "
+                    f"WHERE name = {quote(database)}) = 0)"
+                )
+            except StorageError:
+                raise StorageError(
+                    f"database {database!r} does not exist: run `luminate migrate`"
+                ) from None
         rows = self.engine.select(schema.existing_columns(self.topology)).rows
         names = {str(r[0]) for r in rows}
         wanted = ["series_id", *map(promoted_column, sorted(self.layout.promoted))]
