@@ -1,0 +1,208 @@
+"""Luminate on ClickHouse servers: ingest through Luminate beside a raw columnar insert of the
+same rows with the same driver (clickhouse-driver), on one server and on the 2x2 cluster, in one
+run; then the three aggregate queries on the cluster.
+
+    .venv/bin/python -m bench.cluster [--points 1000000] [--batch-size 5000] [--clients 4]
+
+Servers are Debian's ClickHouse 18.16 started on loopback from the project's templates (see
+scripts/clickhouse-cluster.sh) and stopped at the end."""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from clickhouse_driver import Client
+from tests.clickhouse.harness import Cluster
+
+from bench.generate import DataSet, _names, columns
+from bench.ingest import ingest
+from bench.query import measure, stored_points
+from bench.server import running
+
+DATABASE = "bench"
+TENANT = "raw-driver"  # apart from the tenant Luminate writes as
+COLUMNS = "tenant_id, metric_name, timestamp_ms, value, dim_keys, dim_values"
+KEYS = ["customer_id", "endpoint", "region", "user_id"]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    cluster: Cluster
+    clustered: bool
+
+    def env(self) -> dict[str, str]:
+        env = {
+            "LUMINATE_STORAGE_BACKEND": "clickhouse",
+            "LUMINATE_CLICKHOUSE_HOSTS": ",".join(self.cluster.hosts),
+            "LUMINATE_CLICKHOUSE_DATABASE": DATABASE,
+            "LUMINATE_CLICKHOUSE_USERNAME": self.cluster.user,
+            "LUMINATE_CLICKHOUSE_PASSWORD": self.cluster.password,
+            "LUMINATE_STORAGE_PROMOTED_DIMENSIONS": "customer_id,endpoint,region",
+        }
+        if self.clustered:
+            env["LUMINATE_CLICKHOUSE_CLUSTER"] = self.cluster.cluster_name
+        return env
+
+
+def _migrate(target: Target) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
+    env.update(target.env())
+    out = subprocess.run(
+        [sys.executable, "-m", "luminate", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"migrate on {target.name}: {out.stderr}")
+
+
+def _rows(data: DataSet, start: int, stop: int) -> list[list[Any]]:
+    cols = columns(data, start, stop)
+    customers, endpoints, regions, users = _names()
+    n = len(cols)
+    values = [
+        list(t)
+        for t in zip(
+            customers[cols.customers].tolist(),
+            endpoints[cols.endpoints].tolist(),
+            regions[cols.regions].tolist(),
+            users[cols.users].tolist(),
+            strict=True,
+        )
+    ]
+    return [
+        [TENANT] * n,
+        ["api_latency"] * n,
+        cols.timestamps.tolist(),
+        cols.values.tolist(),
+        [KEYS] * n,
+        values,
+    ]
+
+
+def _raw_client(job: tuple[list[str], str, str, DataSet, int, list[int], bool]) -> float:
+    """One process inserting its batches; returns seconds spent inserting."""
+    hosts, user, password, data, batch_size, batches, clustered = job
+    # Shards in turn, as Luminate writes to a cluster; the single server has one "shard".
+    shards = [hosts[0::2], hosts[1::2]] if clustered else [hosts]
+    clients = [
+        Client(
+            host=h.split(":")[0],
+            port=int(h.split(":")[1]),
+            database=DATABASE,
+            user=user,
+            password=password,
+        )
+        for h in (s[0] for s in shards)
+    ]
+    table = "samples_local" if clustered else "samples"
+    prepared = [(b, _rows(data, *data.batch_range(b, batch_size))) for b in batches]
+    started = time.perf_counter()
+    for b, rows in prepared:
+        clients[b % len(clients)].execute(
+            f"INSERT INTO {table} ({COLUMNS}) VALUES", rows, columnar=True
+        )
+    elapsed = time.perf_counter() - started
+    for c in clients:
+        c.disconnect()
+    return elapsed
+
+
+def raw_insert(target: Target, data: DataSet, batch_size: int, clients: int) -> float:
+    """Points/s of the driver's columnar insert alone (rows built before timing)."""
+    n = data.batches(batch_size)
+    # Shard order in remote_servers is 0,1 | 2,3: the first replica of each is hosts[0], [2].
+    hosts = target.cluster.hosts
+    ordered = [hosts[0], hosts[2], hosts[1], hosts[3]] if target.clustered else hosts
+    jobs = [
+        (
+            ordered,
+            target.cluster.user,
+            target.cluster.password,
+            data,
+            batch_size,
+            list(range(c, n, clients)),
+            target.clustered,
+        )
+        for c in range(clients)
+    ]
+    with mp.get_context("spawn").Pool(clients) as pool:
+        started = time.perf_counter()
+        pool.map(_raw_client, jobs)
+        wall = time.perf_counter() - started
+    return data.points / wall
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__)
+    p.add_argument("--points", type=int, default=1_000_000)
+    p.add_argument("--batch-size", type=int, default=5000)
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--repetitions", type=int, default=30)
+    args = p.parse_args(argv)
+    print("command:", " ".join([".venv/bin/python -m bench.cluster", *(argv or sys.argv[1:])]))
+    with tempfile.TemporaryDirectory(prefix="luminate-bench-cluster-") as tmp:
+        base = Path(tmp)
+        single = Cluster.start(base / "single", "single", 1)
+        cluster = Cluster.start(base / "cluster", "2x2", 3)
+        try:
+            rows = []
+            for target in (
+                Target("single server", single, False),
+                Target("2x2 cluster", cluster, True),
+            ):
+                _migrate(target)
+                raw = raw_insert(
+                    target, DataSet(args.points, _now_ms()), args.batch_size, args.clients
+                )
+                with running(base, target.name.replace(" ", "-"), target.env()) as server:
+                    data = DataSet(args.points, _now_ms(), seed=7)
+                    result = ingest(server, data, args.batch_size, args.clients)
+                    got = stored_points(server, data)
+                    if got != data.points:
+                        raise RuntimeError(f"{target.name}: stored {got} of {data.points}")
+                    queries = (
+                        measure(
+                            server, window="1h", repetitions=args.repetitions, warmups=3, seed=1
+                        )
+                        if target.clustered
+                        else []
+                    )
+                rows.append((target.name, raw, result.points_per_s, queries))
+        finally:
+            cluster.stop()
+            single.stop()
+    print(
+        f"\ningest, {args.points:,} points in batches of {args.batch_size:,}, "
+        f"{args.clients} client processes"
+    )
+    print(f"{'target':14} {'raw driver pts/s':>17} {'luminate pts/s':>15} {'ratio':>6}")
+    for name, raw, lum, _ in rows:
+        print(f"{name:14} {raw:17,.0f} {lum:15,.0f} {lum / raw:6.2f}")
+    for name, _, _, queries in rows:
+        for q in queries:
+            print(f"{name}: {q.name}: p50 {q.p50_ms:.1f} ms, p95 {q.p95_ms:.1f} ms")
+    return 0
+
+
+def _now_ms() -> int:
+    return int(np.int64(time.time_ns() // 1_000_000))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
