@@ -67,8 +67,12 @@ def test_cli_errors_are_one_clear_line() -> None:
         (("config", "show"), {"LUMINATE_SERVER_PORT": "x"}, "LUMINATE_SERVER_PORT"),
         (
             ("serve",),
-            {"LUMINATE_STORAGE_BACKEND": "clickhouse", "JWT_SECRET": TEST_SECRET},
-            "not available",
+            {
+                "LUMINATE_STORAGE_BACKEND": "clickhouse",
+                "LUMINATE_CLICKHOUSE_HOSTS": "127.0.0.1:1",
+                "JWT_SECRET": TEST_SECRET,
+            },
+            "ClickHouse unreachable",
         ),
     ]
     for args, env, needle in cases:
