@@ -215,7 +215,9 @@ def test_zookeeper_outage_refuses_writes_keeps_reads_and_recovers(
         assert r.json()["error"]["code"] == "storage_unavailable"
         assert r.headers["retry-after"] == "1"
         assert _stored_values(proc, tenant) == sorted(before.acked)  # reads keep working
-        assert httpx.get(proc.url + "/readyz", timeout=5).status_code == 200
+        ready = httpx.get(proc.url + "/readyz", timeout=5)
+        assert ready.status_code == 200  # reads are still served
+        assert ready.json()["writes"]["status"] == "failing"
         health = httpx.get(proc.url + "/api/v1/health", timeout=5)
         assert health.status_code == 503
         assert health.json()["components"]["writes"]["status"] == "failing"

@@ -51,7 +51,13 @@ class Health:
             return False, {"status": "starting"}
         storage = await self.check_storage()
         ok = storage["status"] == "up"
-        return ok, {"status": "ready" if ok else "not_ready", "storage": storage}
+        # Writes are reported, not gating: see writes().
+        detail = {
+            "status": "ready" if ok else "not_ready",
+            "storage": storage,
+            "writes": self.writes(),
+        }
+        return ok, detail
 
     def writes(self) -> dict[str, Any]:
         """Whether the last storage insert succeeded. Readiness does not depend on it: when
