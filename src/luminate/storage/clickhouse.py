@@ -129,18 +129,24 @@ class ClickHouseEngine:
         """A client that tries every host, starting with the next one in turn."""
         order = self.hosts[self._next :] + self.hosts[: self._next]
         self._next = (self._next + 1) % len(self.hosts)
-        (host, port), rest = order[0], order[1:]
+        return self._connect(order, database or self.database, self._read_settings)
+
+    def _connect(
+        self, hosts: Sequence[tuple[str, int]], database: str, settings: dict[str, Any]
+    ) -> Client:
+        """A (lazily connecting) client for the first of `hosts`, failing over to the rest."""
+        (host, port), rest = hosts[0], hosts[1:]
         return Client(
             host=host,
             port=port,
             alt_hosts=",".join(f"{h}:{p}" for h, p in rest) or None,
-            database=database if database is not None else self.database,
+            database=database,
             user=self._user,
             password=self._password,
             connect_timeout=self._connect_timeout_s,
             send_receive_timeout=300,
             sync_request_timeout=self._connect_timeout_s,
-            settings=self._read_settings,
+            settings=settings,
         )
 
     @contextmanager
@@ -262,22 +268,10 @@ class ClickHouseEngine:
             pool = self._shard_clients.get(replica)
             if pool is None:
                 pool = queue.Queue()
-                pool.put(self._replica_client(replica))
+                # One replica only: failing over belongs to the caller, within the shard.
+                pool.put(self._connect([replica], self.database, {}))
                 self._shard_clients[replica] = pool
             return pool
-
-    def _replica_client(self, replica: tuple[str, int]) -> Client:
-        host, port = replica
-        return Client(
-            host=host,
-            port=port,
-            database=self.database,
-            user=self._user,
-            password=self._password,
-            connect_timeout=self._connect_timeout_s,
-            send_receive_timeout=300,
-            sync_request_timeout=self._connect_timeout_s,
-        )
 
     def close(self) -> None:
         self._closed = True
