@@ -1,0 +1,160 @@
+"""Building write and query bodies, sending them, and reading back what a tenant has stored:
+shared by the bad-input tests of the write and the read paths."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import zstandard
+
+from tests.e2e.server import LuminateProcess
+
+TIMEOUT_S = 60.0
+SMALL_BODY_LIMIT = 65_536
+SMALL_POINTS_LIMIT = 100
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+PROBE = "probe"
+
+Body = Callable[[], bytes]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_tenant() -> str:
+    return f"bad-{uuid.uuid4().hex[:12]}"
+
+
+def rfc3339(ms: int, offset_hours: int = 0) -> str:
+    tz = UTC if offset_hours == 0 else timezone(timedelta(hours=offset_hours))
+    return datetime.fromtimestamp(ms / 1000, tz=tz).isoformat(timespec="milliseconds")
+
+
+def point(**over: Any) -> dict[str, Any]:
+    """A valid point of metric PROBE, one minute old; `over` replaces or adds fields."""
+    p: dict[str, Any] = {
+        "name": PROBE,
+        "timestamp": now_ms() - 60_000,
+        "value": 1.0,
+        "dimensions": {"host": "h1"},
+    }
+    p.update(over)
+    return p
+
+
+def without(field: str) -> dict[str, Any]:
+    p = point()
+    del p[field]
+    return p
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False).encode()
+
+
+def metrics_body(*fragments: bytes) -> bytes:
+    return b'{"metrics":[' + b",".join(fragments) + b"]}"
+
+
+def good() -> bytes:
+    return dumps(point(value=42.0))
+
+
+def nested(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+def padded(limit: int) -> bytes:
+    """A valid one-point body padded with whitespace to exactly `limit` bytes."""
+    body = metrics_body(good())
+    return body[:-1] + b" " * (limit - len(body)) + body[-1:]
+
+
+def zstd(data: bytes, *, content_size: bool = True) -> bytes:
+    return zstandard.ZstdCompressor(write_content_size=content_size).compress(data)
+
+
+def truncated_zstd_of_a_complete_document() -> bytes:
+    """A zstd frame cut in half whose first half already inflates to a whole valid body: only
+    a decoder that checks for the end of the frame notices."""
+    rng = random.Random(7)
+    pad = "".join(rng.choice(" \t\r\n") for _ in range(400_000)).encode()
+    frame = zstd(metrics_body(good()) + pad)
+    return frame[: len(frame) // 2]
+
+
+def dims(n: int) -> dict[str, str]:
+    return {f"k{i}": f"v{i}" for i in range(n)}
+
+
+def post(
+    proc: LuminateProcess,
+    path: str,
+    tenant: str,
+    content: bytes | Iterator[bytes],
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    return httpx.post(
+        proc.url + path,
+        headers={**proc.headers(tenant), **(headers or {})},
+        content=content,
+        timeout=TIMEOUT_S,
+    )
+
+
+def write(
+    proc: LuminateProcess, tenant: str, content: bytes, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return post(proc, "/api/v1/write", tenant, content, headers)
+
+
+def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, body
+    assert error["code"] == code, body
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert isinstance(error["details"], dict)
+    return body  # type: ignore[no-any-return]
+
+
+def stored_metrics(proc: LuminateProcess, tenant: str) -> dict[str, int]:
+    resp = httpx.get(
+        f"{proc.url}/api/v1/metrics", headers=proc.headers(tenant, "read"), timeout=TIMEOUT_S
+    )
+    assert resp.status_code == 200, resp.text
+    return {m["name"]: m["points"] for m in resp.json()["metrics"]}
+
+
+def count(proc: LuminateProcess, tenant: str, metric: str = PROBE) -> int:
+    resp = post(
+        proc,
+        "/api/v1/query",
+        tenant,
+        dumps(
+            {
+                "queryType": "aggregate",
+                "metricName": metric,
+                "aggregation": "count",
+                "timeRange": {"start": now_ms() - 8 * DAY_MS, "end": now_ms() + 2 * HOUR_MS},
+            }
+        ),
+    )
+    assert resp.status_code == 200, resp.text
+    return sum(r["count"] for r in resp.json()["results"])
+
+
+def assert_nothing_stored(proc: LuminateProcess, tenant: str) -> None:
+    assert stored_metrics(proc, tenant) == {}
+    assert count(proc, tenant) == 0
