@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.bodies import SMALL_BODY_LIMIT, SMALL_POINTS_LIMIT
 from tests.e2e.server import LuminateProcess
 
 
@@ -25,6 +26,25 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LuminateProcess]]:
 
     yield start
     for proc in started:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
+    """A server with small body and point-count limits, so size probes stay cheap."""
+    base = tmp_path_factory.mktemp("limited")
+    proc = LuminateProcess(
+        data_dir=base / "data",
+        log_path=base / "server.log",
+        env_extra={
+            "LUMINATE_WRITE_MAX_BODY_BYTES": str(SMALL_BODY_LIMIT),
+            "LUMINATE_WRITE_MAX_POINTS": str(SMALL_POINTS_LIMIT),
+        },
+    )
+    try:
+        proc.start()
+        yield proc
+    finally:
         proc.kill()
 
 

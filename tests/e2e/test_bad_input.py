@@ -41,23 +41,6 @@ from tests.e2e.bodies import (
 )
 from tests.e2e.server import LuminateProcess
 
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
-    """A server with small body and point-count limits."""
-    base = tmp_path_factory.mktemp("small-limits")
-    proc = LuminateProcess(
-        data_dir=base / "data",
-        log_path=base / "server.log",
-        env_extra={
-            "LUMINATE_WRITE_MAX_BODY_BYTES": str(SMALL_BODY_LIMIT),
-            "LUMINATE_WRITE_MAX_POINTS": str(SMALL_POINTS_LIMIT),
-        },
-    ).start()
-    yield proc
-    proc.kill()
-
-
 # -- whole-body rejections ----------------------------------------------------------------------
 
 
@@ -317,10 +300,10 @@ LIMITS: list[Rejection] = [
 
 @pytest.mark.parametrize("case", LIMITS, ids=lambda c: c.id)
 def test_over_a_limit_is_rejected_and_stores_nothing(
-    small: LuminateProcess, case: Rejection
+    limited: LuminateProcess, case: Rejection
 ) -> None:
     tenant = new_tenant()
-    body = assert_error(write(small, tenant, case.body(), case.headers), case.status, case.code)
+    body = assert_error(write(limited, tenant, case.body(), case.headers), case.status, case.code)
     if case.code == "body_too_large":
         assert body["error"]["details"] == {"limit_bytes": SMALL_BODY_LIMIT}
     else:
@@ -328,15 +311,15 @@ def test_over_a_limit_is_rejected_and_stores_nothing(
             "points": SMALL_POINTS_LIMIT + 1,
             "limit": SMALL_POINTS_LIMIT,
         }
-    assert_nothing_stored(small, tenant)
+    assert_nothing_stored(limited, tenant)
 
 
-def test_a_chunked_body_over_the_limit_is_rejected(small: LuminateProcess) -> None:
+def test_a_chunked_body_over_the_limit_is_rejected(limited: LuminateProcess) -> None:
     tenant = new_tenant()
-    resp = write(small, tenant, chunks(padded(2 * SMALL_BODY_LIMIT)))  # type: ignore[arg-type]
+    resp = write(limited, tenant, chunks(padded(2 * SMALL_BODY_LIMIT)))  # type: ignore[arg-type]
     assert resp.request.headers.get("transfer-encoding") == "chunked"
     assert_error(resp, 413, "body_too_large")
-    assert_nothing_stored(small, tenant)
+    assert_nothing_stored(limited, tenant)
 
 
 @pytest.mark.parametrize(
@@ -356,20 +339,20 @@ def test_a_chunked_body_over_the_limit_is_rejected(small: LuminateProcess) -> No
     ],
 )
 def test_exactly_at_a_limit_is_accepted(
-    small: LuminateProcess, make: Body, headers: dict[str, str] | None, points: int
+    limited: LuminateProcess, make: Body, headers: dict[str, str] | None, points: int
 ) -> None:
     tenant = new_tenant()
-    resp = write(small, tenant, make(), headers)
+    resp = write(limited, tenant, make(), headers)
     assert resp.status_code == 200, resp.text
     assert resp.json()["accepted"] == points
-    assert count(small, tenant) == points
+    assert count(limited, tenant) == points
 
 
-def test_a_query_body_over_the_limit_is_rejected(small: LuminateProcess) -> None:
+def test_a_query_body_over_the_limit_is_rejected(limited: LuminateProcess) -> None:
     query = {"queryType": "range", "metricName": PROBE, "timeRange": {"relative": "1h"}}
     raw = dumps(query)
     body = raw[:-1] + b" " * SMALL_BODY_LIMIT + b"}"
-    assert_error(post(small, "/api/v1/query", new_tenant(), body), 413, "body_too_large")
+    assert_error(post(limited, "/api/v1/query", new_tenant(), body), 413, "body_too_large")
 
 
 # -- point by point -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import gzip
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +20,10 @@ from luminate.auth.tokens import create_token
 from luminate.errors import ErrorCode
 from luminate.ingest.points import PointErrorCode
 from tests.conftest import TEST_SECRET
+from tests.e2e.bodies import SMALL_BODY_LIMIT, SMALL_POINTS_LIMIT
 from tests.e2e.server import LuminateProcess
 
 TIMEOUT_S = 120.0
-BODY_LIMIT = 65_536
-POINTS_LIMIT = 100
 QUERY_CONCURRENCY = 4  # the default LUMINATE_QUERY_CONCURRENCY: engine connections in the pool
 LOAD_POINTS = 300_000
 LOAD_BATCH = 50_000
@@ -92,22 +91,6 @@ def observed_in(resp: httpx.Response) -> Observed:
 
 
 # -- servers ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
-    """A server with small body and point-count limits, so size probes stay cheap."""
-    base = tmp_path_factory.mktemp("limited")
-    proc = LuminateProcess(
-        data_dir=base / "data",
-        log_path=base / "server.log",
-        env_extra={
-            "LUMINATE_WRITE_MAX_BODY_BYTES": str(BODY_LIMIT),
-            "LUMINATE_WRITE_MAX_POINTS": str(POINTS_LIMIT),
-        },
-    ).start()
-    yield proc
-    proc.kill()
 
 
 @dataclass(frozen=True)
@@ -260,7 +243,7 @@ def every_point_code_batch() -> bytes:
 
 def over_limit() -> bytes:
     body = write_body(point())
-    return body[:-1] + b" " * (BODY_LIMIT + 1 - len(body)) + b"}"
+    return body[:-1] + b" " * (SMALL_BODY_LIMIT + 1 - len(body)) + b"}"
 
 
 WRITE = "/api/v1/write"
@@ -277,7 +260,7 @@ PROBES: list[Probe] = [
         WRITE,
         400,
         "too_many_points",
-        (lambda: write_body(*[point()] * (POINTS_LIMIT + 1)),),
+        (lambda: write_body(*[point()] * (SMALL_POINTS_LIMIT + 1)),),
     ),
     Probe(
         "unsupported_content_encoding",
