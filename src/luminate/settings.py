@@ -88,6 +88,57 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     jwt_issuer: Annotated[str, _doc("Required `iss` claim, when set.")] = ""
     jwt_audience: Annotated[str, _doc("Required `aud` claim, when set.")] = ""
     jwt_leeway_seconds: Annotated[NonNegative, _doc("Clock skew allowed on `exp`/`nbf`.")] = 30
+    jwt_jwks_url: Annotated[
+        str,
+        _doc(
+            "JWKS URL with the public keys of RS256/ES256 tokens (fetched, cached, refetched "
+            "when a token names an unknown key)."
+        ),
+    ] = ""
+    jwt_jwks_file: Annotated[
+        str, _doc("JWKS file with the public keys of RS256/ES256 tokens (reread when it changes).")
+    ] = ""
+    jwt_jwks_cache_seconds: Annotated[
+        Positive, _doc("How long fetched JWKS keys are used before they are fetched again.")
+    ] = 300
+    ratelimit_write_rps: Annotated[
+        PositiveFloat, _doc("Write requests per second per tenant (token bucket, per process).")
+    ] = 100.0
+    ratelimit_query_rps: Annotated[
+        PositiveFloat,
+        _doc("Query and discovery requests per second per tenant (token bucket, per process)."),
+    ] = 50.0
+    ratelimit_metrics_per_sec: Annotated[
+        PositiveFloat,
+        _doc("Points written per second per tenant; a write costs its number of points."),
+    ] = 10_000.0
+    ratelimit_burst_seconds: Annotated[
+        PositiveFloat,
+        _doc("Burst size: each bucket holds this many seconds of its rate when full."),
+    ] = 2.0
+    ratelimit_concurrent_queries: Annotated[
+        Positive, _doc("Queries one tenant may have running at once in this process.")
+    ] = 10
+    limits_overrides_file: Annotated[
+        str,
+        _doc(
+            "YAML file of per-tenant and per-tier limit overrides (reread when it changes); "
+            "see docs/limits.md."
+        ),
+    ] = ""
+    cardinality_max_series: Annotated[
+        Positive,
+        _doc(
+            "Distinct series per tenant (HyperLogLog estimate within the window) before new "
+            "series are rejected."
+        ),
+    ] = 1_000_000
+    cardinality_max_series_per_metric: Annotated[
+        NonNegative, _doc("Distinct series per metric of a tenant; 0 means no per-metric limit.")
+    ] = 0
+    cardinality_window_seconds: Annotated[
+        Positive, _doc("Series count as active for this long; the count restarts each window.")
+    ] = 86_400
     write_max_body_bytes: Annotated[
         Positive, _doc("Largest write body accepted, measured after decompression.")
     ] = 16 * 1024 * 1024
@@ -120,6 +171,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     query_max_buckets: Annotated[
         Positive, _doc("Most time buckets (range / interval) one query may produce.")
     ] = 10_000
+    query_max_range_seconds: Annotated[
+        Positive, _doc("Longest time range one query may cover (query budget).")
+    ] = 90 * 86_400
+    query_max_rows_scanned: Annotated[
+        Positive,
+        _doc("Most stored points one query may read (query budget, enforced by the engine)."),
+    ] = 500_000_000
     query_concurrency: Annotated[
         Positive, _doc("Queries the storage engine runs at once in this process.")
     ] = 4
@@ -139,6 +197,27 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     retention_check_interval_seconds: Annotated[
         Positive, _doc("How often retention policies are applied.")
     ] = 3600
+    http_max_header_bytes: Annotated[
+        Positive, _doc("Largest request head (request line and headers) accepted.")
+    ] = 16 * 1024
+    query_max_body_bytes: Annotated[
+        Positive, _doc("Largest body of a query or admin request, after decompression.")
+    ] = 64 * 1024
+    cors_allowed_origins: Annotated[
+        list[str],
+        _doc("Origins browsers may call the API from (comma list; `*` for any). Empty: no CORS."),
+    ] = msgspec.field(default_factory=list)
+    cors_max_age_seconds: Annotated[
+        NonNegative, _doc("How long browsers may cache a CORS preflight answer.")
+    ] = 600
+    environment: Annotated[
+        str,
+        _doc(
+            "Deployment environment name (production, staging, ...), logged and exported "
+            "in luminate_build_info.",
+            env="ENVIRONMENT",
+        ),
+    ] = "production"
     log_level: Annotated[
         Literal["debug", "info", "warning", "error"], _doc("Lowest level logged (JSON lines).")
     ] = "info"
