@@ -58,6 +58,12 @@ class Server:
                 "LUMINATE_SERVER_PORT": str(self.port),
                 "LUMINATE_DATA_DIR": str(self.data_dir),
                 "LUMINATE_LOG_LEVEL": "warning",
+                # Capacity is measured, not a tenant's quota: the limiter runs, nothing trips.
+                "LUMINATE_RATELIMIT_WRITE_RPS": "1000000",
+                "LUMINATE_RATELIMIT_QUERY_RPS": "1000000",
+                "LUMINATE_RATELIMIT_METRICS_PER_SEC": "1000000000",
+                "LUMINATE_RATELIMIT_CONCURRENT_QUERIES": "1000",
+                "LUMINATE_CARDINALITY_MAX_SERIES": "100000000",
             }
         )
         env.update(self.env_extra)

@@ -15,21 +15,26 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from luminate.admin.service import AdminService
-from luminate.auth.tokens import TokenVerifier
+from luminate.auth.jwks import open_key_source
+from luminate.auth.tokens import TokenVerifier, check_algorithms, uses_secret
 from luminate.errors import (
+    ErrorCode,
     LuminateError,
     MethodNotAllowed,
     NotFound,
-    QueryTimeout,
     ServiceUnavailable,
+    UnprocessableQuery,
 )
-from luminate.http import api, probes
+from luminate.http import api, openapi, probes
 from luminate.http.context import Services
 from luminate.http.middleware import RequestMiddleware
 from luminate.http.responses import JSON, error_response
+from luminate.http.security import HeadLimit, SecurityHeaders, cors_middleware
 from luminate.ingest.batcher import Batcher
 from luminate.ingest.points import PointValidator
 from luminate.ingest.service import WriteService
+from luminate.limits.config import LimitsTable, TenantLimits
+from luminate.limits.limiter import Limiter
 from luminate.observability.health import Health
 from luminate.observability.metrics import Metrics
 from luminate.query.request import QueryLimits
@@ -37,7 +42,12 @@ from luminate.query.service import QueryService
 from luminate.settings import ConfigError, Settings
 from luminate.storage.calls import StorageCalls
 from luminate.storage.compile import Layout
-from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
+from luminate.storage.errors import (
+    StorageBudgetExceeded,
+    StorageError,
+    StorageTimeout,
+    StorageUnavailable,
+)
 from luminate.storage.schema import Topology
 from luminate.storage.store import Storage
 
@@ -54,14 +64,14 @@ ROUTES = [
         methods=["GET"],
     ),
     Route("/api/v1/cardinality", api.cardinality, methods=["GET"]),
-    Route("/api/v1/admin/retention", api.set_retention, methods=["POST"]),
-    Route("/api/v1/admin/retention", api.get_retention, methods=["GET"]),
+    Route("/api/v1/admin/retention", api.retention, methods=["GET", "POST"]),
     Route("/api/v1/admin/metrics/{name}", api.delete_metric, methods=["DELETE"]),
     Route("/healthz", probes.healthz, methods=["GET"]),
     Route("/readyz", probes.readyz, methods=["GET"]),
     Route("/startupz", probes.startupz, methods=["GET"]),
     Route("/api/v1/health", probes.health, methods=["GET"]),
     Route("/metrics", probes.metrics, methods=["GET"]),
+    Route("/openapi.json", openapi.openapi, methods=["GET"]),
 ]
 
 
@@ -103,10 +113,19 @@ def build_storage(settings: Settings) -> Storage:
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
+    algorithms = settings.jwt_algorithms
     try:
+        check_algorithms(algorithms)
+        keys = open_key_source(
+            file=settings.jwt_jwks_file,
+            url=settings.jwt_jwks_url,
+            algorithms=algorithms,
+            cache_s=settings.jwt_jwks_cache_seconds,
+        )
         return TokenVerifier(
-            settings.secret(),
-            algorithms=settings.jwt_algorithms,
+            settings.secret() if uses_secret(algorithms) else "",
+            algorithms=algorithms,
+            keys=keys,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway_s=settings.jwt_leeway_seconds,
@@ -122,6 +141,7 @@ def create_app(
     shutdown when it opened it or `own_storage` says so. Migrations run at startup."""
     verifier = build_verifier(settings)
     metrics = Metrics(backend=settings.storage_backend)
+    limits = LimitsTable(TenantLimits.from_settings(settings), settings.limits_overrides_file)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -141,7 +161,7 @@ def create_app(
             else:
                 # A server's schema is an explicit step (`luminate migrate`), not a side effect.
                 await asyncio.to_thread(store.verify_schema)
-            services = _services(settings, metrics, verifier, store)
+            services = _services(settings, metrics, verifier, store, limits)
             app.state.services = services
             services.writes.batcher.start()
             maintenance = asyncio.create_task(
@@ -165,7 +185,12 @@ def create_app(
 
     return Starlette(
         routes=ROUTES,
-        middleware=[Middleware(RequestMiddleware, metrics=metrics)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(RequestMiddleware, metrics=metrics),
+            *cors_middleware(settings.cors_allowed_origins, settings.cors_max_age_seconds),
+            Middleware(HeadLimit, max_bytes=settings.http_max_header_bytes),
+        ],
         exception_handlers={
             LuminateError: _luminate_error,
             StorageError: _storage_error,
@@ -177,7 +202,11 @@ def create_app(
 
 
 def _services(
-    settings: Settings, metrics: Metrics, verifier: TokenVerifier, store: Storage
+    settings: Settings,
+    metrics: Metrics,
+    verifier: TokenVerifier,
+    store: Storage,
+    limits_table: LimitsTable,
 ) -> Services:
     calls = StorageCalls(metrics, settings.query_concurrency)
     batcher = Batcher(
@@ -199,11 +228,13 @@ def _services(
         max_timeout_s=settings.query_max_timeout_seconds,
         max_buckets=settings.query_max_buckets,
     )
+    limiter = Limiter(limits_table, metrics, settings.cardinality_window_seconds)
     return Services(
         settings=settings,
         metrics=metrics,
         verifier=verifier,
-        writes=WriteService(validator, batcher, metrics),
+        limiter=limiter,
+        writes=WriteService(validator, batcher, metrics, limiter),
         queries=QueryService(store, calls, limits),
         admin=AdminService(store, calls),
         health=Health(store, metrics, settings.readiness_timeout_ms / 1000, batcher),
@@ -217,7 +248,16 @@ async def _luminate_error(request: Request, exc: Exception) -> JSON:
 
 async def _storage_error(request: Request, exc: Exception) -> JSON:
     if isinstance(exc, StorageTimeout):
-        return error_response(QueryTimeout(f"query exceeded its timeout and was cancelled: {exc}"))
+        return error_response(
+            UnprocessableQuery(f"statement exceeded its time budget and was cancelled: {exc}")
+        )
+    if isinstance(exc, StorageBudgetExceeded):
+        return error_response(
+            UnprocessableQuery(
+                f"statement read more rows than its budget allows: {exc}",
+                code=ErrorCode.TOO_MANY_ROWS_SCANNED,
+            )
+        )
     if isinstance(exc, StorageUnavailable):
         return error_response(ServiceUnavailable(f"storage is unavailable: {exc}"))
     log.error("storage error", extra={"error": str(exc)[:1000]})
@@ -227,8 +267,13 @@ async def _storage_error(request: Request, exc: Exception) -> JSON:
 async def _http_error(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
         return error_response(
-            MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+            MethodNotAllowed(
+                f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
+                headers={"Allow": allow},
+                details={"allowed": [m.strip() for m in allow.split(",") if m.strip()]},
+            )
         )
     if exc.status_code == 404:
         return error_response(NotFound(f"no endpoint at {request.url.path}"))

@@ -32,12 +32,20 @@ class ErrorCode(StrEnum):
     INVALID_TIMEOUT = "invalid_timeout"
     INVALID_PARAMETER = "invalid_parameter"
     TOO_MANY_BUCKETS = "too_many_buckets"
+    TIME_RANGE_TOO_LONG = "time_range_too_long"
     NOT_APPLICABLE = "not_applicable"
     # auth
     MISSING_TOKEN = "missing_token"  # noqa: S105  (an error code, not a credential)
     INVALID_TOKEN = "invalid_token"  # noqa: S105
     TOKEN_EXPIRED = "token_expired"  # noqa: S105
     INSUFFICIENT_SCOPE = "insufficient_scope"
+    # tenant limits (429: retry later) and query budgets (4xx: change the query)
+    RATE_LIMITED = "rate_limited"
+    TOO_MANY_CONCURRENT_QUERIES = "too_many_concurrent_queries"
+    TOO_MANY_ROWS_SCANNED = "too_many_rows_scanned"
+    # transport
+    HEADERS_TOO_LARGE = "headers_too_large"
+    CORS_NOT_ALLOWED = "cors_not_allowed"
     # routing
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -122,6 +130,20 @@ class ServiceUnavailable(LuminateError):
         )
 
 
-class QueryTimeout(LuminateError):
-    status = 504
+class UnprocessableQuery(LuminateError):
+    """The query is valid but exceeded one of the tenant's query budgets; narrow it."""
+
+    status = 422
     code = ErrorCode.QUERY_TIMEOUT
+
+
+class TooManyRequests(LuminateError):
+    """Over a per-tenant rate or concurrency limit; the headers say when to retry."""
+
+    status = 429
+    code = ErrorCode.RATE_LIMITED
+
+
+class HeadersTooLarge(LuminateError):
+    status = 431
+    code = ErrorCode.HEADERS_TOO_LARGE

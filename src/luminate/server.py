@@ -16,6 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from luminate.app import build_storage, create_app
+from luminate.http.security import server_head_limit
 from luminate.settings import Settings
 
 log = logging.getLogger("luminate.server")
@@ -68,7 +69,11 @@ def serve(settings: Settings) -> None:
         access_log=False,
         lifespan="on",
         loop="uvloop",
-        http="httptools",
+        # h11 rather than httptools: httptools buffers a request head of any size, h11 cuts
+        # one off (400, connection closed) past h11_max_incomplete_event_size. That cap sits
+        # above LUMINATE_HTTP_MAX_HEADER_BYTES, so heads just over our limit get our JSON 431.
+        http="h11",
+        h11_max_incomplete_event_size=server_head_limit(settings.http_max_header_bytes),
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
         timeout_keep_alive=75,
         server_header=False,

@@ -77,7 +77,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         PositiveFloat, _doc("How long one connection attempt to one host may take.")
     ] = 2.0
     jwt_secret: Annotated[
-        str, _doc("HS256 signing secret (at least 32 bytes).", env="JWT_SECRET", secret=True)
+        str,
+        _doc(
+            "HS256 signing secret (at least 32 bytes; 48 for HS384, 64 for HS512). Needed only "
+            "when an HS algorithm is listed.",
+            env="JWT_SECRET",
+            secret=True,
+        ),
     ] = ""
     jwt_secret_file: Annotated[
         str, _doc("File holding the HS256 secret; wins over JWT_SECRET.", env="JWT_SECRET_FILE")

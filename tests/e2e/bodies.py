@@ -19,6 +19,20 @@ from tests.e2e.server import LuminateProcess
 TIMEOUT_S = 60.0
 SMALL_BODY_LIMIT = 65_536
 SMALL_POINTS_LIMIT = 100
+# The one browser origin the `limited` server allows.
+ALLOWED_ORIGIN = "https://app.example"
+# A tier the `limited` server knows, with limits small enough to reach in one or two requests.
+TINY_TIER = "tiny"
+TINY_LIMITS = {
+    "write_rps": 1,
+    "query_rps": 5,
+    "burst_seconds": 1,
+    "concurrent_queries": 1,
+    "max_series": 2,
+    "max_series_per_metric": 1,
+    "query_max_range_seconds": 3600,
+    "query_max_rows_scanned": 1,
+}
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 PROBE = "probe"

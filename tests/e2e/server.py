@@ -16,6 +16,15 @@ import httpx
 from luminate.auth.tokens import create_token
 from tests.conftest import TEST_SECRET
 
+# Servers under test run with tenant limits far above what any test sends, so tests of other
+# features never meet a 429; tests of the limits themselves set their own.
+HIGH_LIMITS = {
+    "LUMINATE_RATELIMIT_WRITE_RPS": "1000000",
+    "LUMINATE_RATELIMIT_QUERY_RPS": "1000000",
+    "LUMINATE_RATELIMIT_METRICS_PER_SEC": "1000000000",
+    "LUMINATE_RATELIMIT_CONCURRENT_QUERIES": "1000",
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -44,6 +53,7 @@ class LuminateProcess:
                 "LUMINATE_SERVER_PORT": str(self.port),
                 "LUMINATE_DATA_DIR": str(self.data_dir),
                 "LUMINATE_STORAGE_FSYNC": "false",
+                **HIGH_LIMITS,
             }
         )
         env.update(self.env_extra)

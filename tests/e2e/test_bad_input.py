@@ -305,7 +305,10 @@ def test_over_a_limit_is_rejected_and_stores_nothing(
     tenant = new_tenant()
     body = assert_error(write(limited, tenant, case.body(), case.headers), case.status, case.code)
     if case.code == "body_too_large":
-        assert body["error"]["details"] == {"limit_bytes": SMALL_BODY_LIMIT}
+        assert body["error"]["details"] == {
+            "limit_bytes": SMALL_BODY_LIMIT,
+            "setting": "LUMINATE_WRITE_MAX_BODY_BYTES",
+        }
     else:
         assert body["error"]["details"] == {
             "points": SMALL_POINTS_LIMIT + 1,

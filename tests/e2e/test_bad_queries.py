@@ -316,3 +316,21 @@ def test_invalid_retention_requests_change_nothing(
         f"{server.url}/api/v1/admin/retention", headers=headers, timeout=TIMEOUT_S
     ).json()
     assert policies == {"tenantId": tenant, "policies": []}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/api/v1/write", {"POST"}),
+        ("GET", "/api/v1/query", {"POST"}),
+        ("DELETE", "/api/v1/admin/retention", {"GET", "HEAD", "POST"}),
+        ("POST", "/api/v1/metrics", {"GET", "HEAD"}),
+    ],
+)
+def test_a_wrong_method_names_the_allowed_ones(
+    server: LuminateProcess, method: str, path: str, allowed: set[str]
+) -> None:
+    resp = httpx.request(method, server.url + path, headers=server.headers("t"), timeout=10)
+    body = assert_error(resp, 405, "method_not_allowed")
+    assert {m.strip() for m in resp.headers["allow"].split(",")} == allowed
+    assert set(body["error"]["details"]["allowed"]) == allowed

@@ -4,12 +4,14 @@ exactly the documented ones minus those listed (with the reason) in UNREACHABLE_
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import json
+import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +22,7 @@ from luminate.auth.tokens import create_token
 from luminate.errors import ErrorCode
 from luminate.ingest.points import PointErrorCode
 from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import SMALL_BODY_LIMIT, SMALL_POINTS_LIMIT
+from tests.e2e.bodies import SMALL_BODY_LIMIT, SMALL_POINTS_LIMIT, TINY_TIER
 from tests.e2e.server import LuminateProcess
 
 TIMEOUT_S = 120.0
@@ -158,6 +160,47 @@ def token(scopes: str = "read,write,admin") -> Headers:
     return lambda proc, tenant: proc.headers(tenant, scopes)
 
 
+def tiny(scopes: str = "read,write") -> Headers:
+    """A token of the `limited` server's tier of tiny limits."""
+
+    def make(proc: LuminateProcess, tenant: str) -> dict[str, str]:
+        t = create_token(
+            TEST_SECRET,
+            tenant=tenant,
+            scopes=scopes.split(","),
+            ttl_s=3600,
+            extra={"tier": TINY_TIER},
+        )
+        return {"Authorization": f"Bearer {t}"}
+
+    return make
+
+
+Before = Callable[[LuminateProcess, dict[str, str]], contextlib.AbstractContextManager[None]]
+
+
+@contextlib.contextmanager
+def stored_points(proc: LuminateProcess, headers: dict[str, str]) -> Iterator[None]:
+    """Three stored points of `probe`, so a query reads more than one row."""
+    body = write_body(point(value=1.0), point(value=2.0), point(value=3.0))
+    resp = httpx.post(proc.url + "/api/v1/write", headers=headers, content=body, timeout=TIMEOUT_S)
+    assert resp.status_code == 200, resp.text
+    yield
+
+
+@contextlib.contextmanager
+def query_in_flight(proc: LuminateProcess, headers: dict[str, str]) -> Iterator[None]:
+    """A query of the same tenant that holds its slot: its body arrives only after the probe."""
+    head = (
+        f"POST /api/v1/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {headers['Authorization']}\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(head + b"{")
+        time.sleep(0.5)  # the server has authorized it and waits for the rest of the body
+        yield
+
+
 def no_token(proc: LuminateProcess, tenant: str) -> dict[str, str]:
     return {}
 
@@ -189,6 +232,7 @@ class Probe:
     extra_headers: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     on_loaded: bool = False
+    before: Before | None = None
 
     def expected(self) -> Observed:
         out: Observed = {("point", c) for c in self.point_codes}
@@ -203,18 +247,20 @@ class Probe:
         else:
             proc, tenant = limited, new_tenant()
         bodies: list[Callable[[], bytes] | None] = list(self.bodies) or [None]
+        headers = self.headers(proc, tenant)
         resp: httpx.Response | None = None
-        for make in bodies:
-            resp = httpx.request(
-                self.method,
-                proc.url + self.path,
-                headers={**self.headers(proc, tenant), **self.extra_headers},
-                params=self.params,
-                content=make() if make is not None else None,
-                timeout=TIMEOUT_S,
-            )
-            if resp.status_code == self.status:
-                break
+        with self.before(proc, headers) if self.before else contextlib.nullcontext():
+            for make in bodies:
+                resp = httpx.request(
+                    self.method,
+                    proc.url + self.path,
+                    headers={**headers, **self.extra_headers},
+                    params=self.params,
+                    content=make() if make is not None else None,
+                    timeout=TIMEOUT_S,
+                )
+                if resp.status_code == self.status:
+                    break
         assert resp is not None
         return resp
 
@@ -233,12 +279,28 @@ def every_point_code_batch() -> bytes:
         PointErrorCode.TIMESTAMP_IN_FUTURE: point(timestamp=now_ms() + 2 * 3_600_000),
         PointErrorCode.INVALID_POINT: point(value="1.0"),
     }
-    assert set(bad) == set(PointErrorCode)
+    assert set(bad) == set(PointErrorCode) - SERIES_CODES
     parts = [dumps(point(value=2.0))]
     for code in PointErrorCode:
+        if code in SERIES_CODES:
+            continue
         p = bad[code]
         parts.append(p if isinstance(p, bytes) else dumps(p))
     return b'{"metrics":[' + b",".join(parts) + b"]}"
+
+
+SERIES_CODES = {PointErrorCode.SERIES_LIMIT_EXCEEDED, PointErrorCode.METRIC_SERIES_LIMIT_EXCEEDED}
+
+
+def series_over_limits() -> bytes:
+    """For the tiny tier (2 series, 1 per metric): a series, a second series of the same metric,
+    a series of another metric, and a fourth series past the tenant's limit."""
+    return write_body(
+        point(),
+        point(dimensions={"k": "second"}),
+        point(name="other"),
+        point(name="third"),
+    )
 
 
 def over_limit() -> bytes:
@@ -296,7 +358,7 @@ PROBES: list[Probe] = [
         207,
         None,
         (every_point_code_batch,),
-        point_codes=tuple(c.value for c in PointErrorCode),
+        point_codes=tuple(c.value for c in PointErrorCode if c not in SERIES_CODES),
     ),
     # query model
     Probe(
@@ -416,6 +478,75 @@ PROBES: list[Probe] = [
         (lambda: write_body(point()),),
         headers=token("read"),
     ),
+    # tenant limits and query budgets
+    Probe(
+        "rate_limited",
+        "POST",
+        WRITE,
+        429,
+        "rate_limited",
+        (lambda: write_body(point()), lambda: write_body(point())),
+        headers=tiny(),
+    ),
+    Probe(
+        "too_many_concurrent_queries",
+        "POST",
+        QUERY,
+        429,
+        "too_many_concurrent_queries",
+        (query_body,),
+        headers=tiny(),
+        before=query_in_flight,
+    ),
+    Probe(
+        "time_range_too_long",
+        "POST",
+        QUERY,
+        400,
+        "time_range_too_long",
+        (lambda: query_body(timeRange={"relative": "2h"}),),
+        headers=tiny(),
+    ),
+    Probe(
+        "too_many_rows_scanned",
+        "POST",
+        QUERY,
+        422,
+        "too_many_rows_scanned",
+        (query_body,),
+        headers=tiny(),
+        before=stored_points,
+    ),
+    Probe(
+        "series_limits",
+        "POST",
+        WRITE,
+        207,
+        None,
+        (series_over_limits,),
+        point_codes=("metric_series_limit_exceeded", "series_limit_exceeded"),
+        headers=tiny(),
+    ),
+    Probe(
+        "headers_too_large",
+        "GET",
+        "/api/v1/metrics",
+        431,
+        "headers_too_large",
+        extra_headers={"X-Padding": "x" * 20_000},
+    ),
+    Probe(
+        "cors_not_allowed",
+        "OPTIONS",
+        "/api/v1/query",
+        400,
+        "cors_not_allowed",
+        headers=no_token,
+        extra_headers={
+            "Origin": "https://elsewhere.example",
+            "Access-Control-Request-Method": "POST",
+        },
+    ),
     # routing
     Probe("not_found", "GET", "/api/v1/no-such-endpoint", 404, "not_found"),
     Probe("not_found-without-token", "GET", "/nope", 404, "not_found", headers=no_token),
@@ -426,7 +557,7 @@ PROBES: list[Probe] = [
         "query_timeout",
         "POST",
         QUERY,
-        504,
+        422,
         "query_timeout",
         on_loaded=True,
     ),
@@ -527,7 +658,7 @@ def test_a_timed_out_query_leaves_the_server_answering(loaded: Loaded, aggregati
         resp = heavy(loaded, aggregation, timeout)
         if resp.status_code == 200:
             continue
-        assert resp.status_code == 504, resp.text
+        assert resp.status_code == 422, resp.text
         assert resp.json()["error"]["code"] == "query_timeout"
         timed_out += 1
         answers = [small_query(loaded) for _ in range(2 * QUERY_CONCURRENCY + 1)]

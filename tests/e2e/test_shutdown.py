@@ -202,9 +202,12 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(start_server: StartServer
         assert health.status_code == 503
         assert health.json()["draining"] is True
 
-        # New work is still served during the delay.
+        # New work is still served during the delay, on responses that close their connection
+        # so keep-alive clients reconnect elsewhere before the listener closes.
         late = write_now(proc, late_values)
         assert late.status_code == 200, late.text
+        assert late.headers["connection"] == "close"
+        assert live.headers["connection"] == "close"
 
         for w in during_delay:
             w.release.set()

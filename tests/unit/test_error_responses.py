@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from luminate.app import _storage_error, _unexpected
 from luminate.storage.errors import (
+    StorageBudgetExceeded,
     StorageError,
     StorageTimeout,
     StorageUnavailable,
@@ -24,7 +25,8 @@ REQUEST = Request({"type": "http", "method": "POST", "path": "/api/v1/write", "h
     ("exc", "status", "code"),
     [
         (StorageUnavailable("insert failed after 3 attempts"), 503, "storage_unavailable"),
-        (StorageTimeout("Timeout exceeded"), 504, "query_timeout"),
+        (StorageTimeout("Timeout exceeded"), 422, "query_timeout"),
+        (StorageBudgetExceeded("Code: 158. Limit for rows"), 422, "too_many_rows_scanned"),
         (StorageError("Code: 47. Unknown identifier"), 500, "internal_error"),
         (TenantScopeViolation("no tenant"), 500, "internal_error"),
     ],
@@ -46,3 +48,38 @@ def test_unexpected_errors_answer_500_without_details() -> None:
     assert response.status_code == 500
     assert body["error"]["code"] == "internal_error"
     assert "secret" not in body["error"]["message"]
+
+
+def test_an_unexpected_exception_is_answered_with_the_request_id_and_security_headers() -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.routing import Route
+
+    from luminate.http.middleware import RequestMiddleware
+    from luminate.http.security import SecurityHeaders
+    from luminate.observability.metrics import Metrics
+
+    async def broken(request: Request) -> None:
+        raise ZeroDivisionError("a bug")
+
+    app = Starlette(
+        routes=[Route("/api/v1/broken", broken)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(RequestMiddleware, metrics=Metrics(backend="embedded")),
+        ],
+    )
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/api/v1/broken", headers={"X-Request-Id": "req-42"})
+
+    response = asyncio.run(call())
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "a bug" not in response.text
+    assert response.headers["x-request-id"] == "req-42"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"

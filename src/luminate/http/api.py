@@ -1,27 +1,43 @@
-"""Tenant-facing endpoints. Each handler: decode -> authorize -> call a service -> encode."""
+"""Tenant-facing endpoints. Each handler: decode -> authorize -> limit -> call a service ->
+encode."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 
-from luminate.auth.tokens import Scope
+from luminate.auth.tokens import Principal, Scope
 from luminate.errors import BadRequest, ErrorCode
 from luminate.http.body import read_body
 from luminate.http.context import authorize, services, tenant_for
 from luminate.http.responses import JSON
+from luminate.limits.config import TenantLimits
+from luminate.limits.limiter import Limit
 from luminate.query.model import TimeRange
 from luminate.query.request import check_dimension_key, check_metric_name, time_value, window
 
 MAX_DISCOVERY_LIMIT = 10_000
 
 
+def _limits(request: Request, principal: Principal, tenant: str) -> TenantLimits:
+    # A token's tier applies to its own tenant; an admin naming another tenant gets that
+    # tenant's limits.
+    tier = principal.tier if tenant == principal.tenant else None
+    return services(request).limiter.limits(tenant, tier)
+
+
 async def write(request: Request) -> JSON:
     principal = authorize(request, Scope.WRITE)
     svc = services(request)
+    tenant = tenant_for(request, principal)
+    limits = _limits(request, principal, tenant)
+    decision = svc.limiter.request(tenant, limits, Limit.WRITE_RPS)
     body = await read_body(request, svc.settings.write_max_body_bytes)
-    status, result = await svc.writes.write(tenant_for(request, principal), body)
+    status, result = await svc.writes.write(tenant, body, limits)
+    headers = decision.headers()
     if status == 400:
         return JSON(
             {
@@ -35,18 +51,38 @@ async def write(request: Request) -> JSON:
                 },
             },
             status_code=400,
+            headers=headers,
         )
-    return JSON(result, status_code=status)
+    return JSON(result, status_code=status, headers=headers)
+
+
+async def _read(
+    request: Request, run: Callable[[str, TenantLimits], Awaitable[dict[str, Any]]]
+) -> JSON:
+    """The read endpoints' shared gate: scope, the tenant's query rate, one concurrency slot."""
+    principal = authorize(request, Scope.READ)
+    svc = services(request)
+    tenant = tenant_for(request, principal)
+    limits = _limits(request, principal, tenant)
+    decision = svc.limiter.request(tenant, limits, Limit.QUERY_RPS)
+    with svc.limiter.query_slot(tenant, limits):
+        out = await run(tenant, limits)
+    return JSON(out, headers=decision.headers())
 
 
 async def query(request: Request) -> JSON:
-    principal = authorize(request, Scope.READ)
     svc = services(request)
     started = time.perf_counter()
-    body = await read_body(request, svc.settings.write_max_body_bytes)
-    out = await svc.queries.query(tenant_for(request, principal), body)
-    out["executionTimeMs"] = round((time.perf_counter() - started) * 1000, 3)
-    return JSON(out)
+
+    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
+        body = await read_body(
+            request, svc.settings.query_max_body_bytes, "LUMINATE_QUERY_MAX_BODY_BYTES"
+        )
+        out = await svc.queries.query(tenant, body, limits)
+        out["executionTimeMs"] = round((time.perf_counter() - started) * 1000, 3)
+        return out
+
+    return await _read(request, run)
 
 
 def _window(request: Request) -> TimeRange | None:
@@ -73,49 +109,69 @@ def _limit(request: Request, default: int) -> int:
 
 
 async def list_metrics(request: Request) -> JSON:
-    principal = authorize(request, Scope.READ)
-    tenant = tenant_for(request, principal)
-    return JSON(
-        await services(request).queries.metrics(tenant, _window(request), _limit(request, 1000))
-    )
+    svc = services(request)
+
+    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
+        return await svc.queries.metrics(tenant, _window(request), _limit(request, 1000))
+
+    return await _read(request, run)
 
 
 async def list_dimensions(request: Request) -> JSON:
-    principal = authorize(request, Scope.READ)
-    tenant = tenant_for(request, principal)
+    svc = services(request)
     metric = check_metric_name(request.path_params["name"])
-    return JSON(
-        await services(request).queries.dimension_keys(
+
+    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
+        return await svc.queries.dimension_keys(
             tenant, metric, _window(request), _limit(request, 1000)
         )
-    )
+
+    return await _read(request, run)
 
 
 async def list_dimension_values(request: Request) -> JSON:
-    principal = authorize(request, Scope.READ)
-    tenant = tenant_for(request, principal)
+    svc = services(request)
     metric = check_metric_name(request.path_params["name"])
     key = check_dimension_key(request.path_params["key"], ErrorCode.INVALID_PARAMETER)
-    return JSON(
-        await services(request).queries.dimension_values(
+
+    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
+        return await svc.queries.dimension_values(
             tenant, metric, key, _window(request), _limit(request, 100)
         )
-    )
+
+    return await _read(request, run)
 
 
 async def cardinality(request: Request) -> JSON:
-    principal = authorize(request, Scope.READ)
-    tenant = tenant_for(request, principal)
     svc = services(request)
-    out = await svc.queries.cardinality(tenant, _window(request), _limit(request, 10))
-    svc.metrics.active_series.labels(tenant_id=tenant).set(out["estimatedSeries"])
-    return JSON(out)
+
+    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
+        out = await svc.queries.cardinality(tenant, _window(request), _limit(request, 10))
+        tracked = svc.limiter.series.peek(tenant, time.monotonic())
+        out["limits"] = {
+            "maxSeries": limits.max_series,
+            "maxSeriesPerMetric": limits.max_series_per_metric,
+            "estimatedActiveSeries": tracked.estimate() if tracked else 0,
+        }
+        return out
+
+    return await _read(request, run)
+
+
+async def retention(request: Request) -> JSON:
+    """GET lists the tenant's retention policies, POST sets one (one path, one route, so a 405
+    names both methods in `Allow`)."""
+    if request.method == "POST":
+        return await set_retention(request)
+    return await get_retention(request)
 
 
 async def set_retention(request: Request) -> JSON:
     principal = authorize(request, Scope.ADMIN)
     svc = services(request)
-    body = await read_body(request, 64 * 1024)
+    body = await read_body(
+        request, svc.settings.query_max_body_bytes, "LUMINATE_QUERY_MAX_BODY_BYTES"
+    )
     return JSON(await svc.admin.set_retention(tenant_for(request, principal), body))
 
 

@@ -13,14 +13,16 @@ from luminate.errors import BadRequest, ErrorCode, PayloadTooLarge, UnsupportedM
 _CHUNK = 64 * 1024
 
 
-def _too_large(limit: int, what: str) -> PayloadTooLarge:
+def _too_large(limit: int, what: str, setting: str) -> PayloadTooLarge:
     return PayloadTooLarge(
-        f"{what} exceeds {limit} bytes (LUMINATE_WRITE_MAX_BODY_BYTES)",
-        details={"limit_bytes": limit},
+        f"{what} exceeds {limit} bytes ({setting})",
+        details={"limit_bytes": limit, "setting": setting},
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(
+    request: Request, limit: int, setting: str = "LUMINATE_WRITE_MAX_BODY_BYTES"
+) -> bytes:
     """The decoded body, at most `limit` bytes after decompression; 413/415/400 otherwise."""
     # Bodies are always JSON; Content-Type is not checked (curl's default form type included).
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
@@ -31,19 +33,19 @@ async def read_body(request: Request, limit: int) -> bytes:
         )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit, "body")
+        raise _too_large(limit, "body", setting)
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit, "body")
+            raise _too_large(limit, "body", setting)
         chunks.append(chunk)
     raw = b"".join(chunks)
     if encoding in ("gzip", "x-gzip"):
-        return _gunzip(raw, limit)
+        return _gunzip(raw, limit, setting)
     if encoding == "zstd":
-        return _unzstd(raw, limit)
+        return _unzstd(raw, limit, setting)
     return raw
 
 
@@ -51,7 +53,7 @@ def _corrupt(kind: str, why: object) -> BadRequest:
     return BadRequest(f"{kind} body is corrupt: {why}", code=ErrorCode.INVALID_COMPRESSED_BODY)
 
 
-def _gunzip(raw: bytes, limit: int) -> bytes:
+def _gunzip(raw: bytes, limit: int, setting: str) -> bytes:
     """Every gzip member (RFC 1952 allows several), never more than `limit` bytes of output."""
     out = bytearray()
     data = raw
@@ -63,7 +65,7 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
                     raise _corrupt("gzip", "truncated")
                 out += d.decompress(data, limit + 1 - len(out))
                 if len(out) > limit:
-                    raise _too_large(limit, "decompressed body")
+                    raise _too_large(limit, "decompressed body", setting)
                 data = d.unconsumed_tail
             data = d.unused_data
     except zlib.error as exc:
@@ -71,7 +73,7 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
     return bytes(out)
 
 
-def _unzstd(raw: bytes, limit: int) -> bytes:
+def _unzstd(raw: bytes, limit: int, setting: str) -> bytes:
     """Every zstd frame (RFC 8878 allows several), never more than `limit` bytes of output, and
     only when the last frame is complete."""
     try:
@@ -81,7 +83,7 @@ def _unzstd(raw: bytes, limit: int) -> bytes:
         )
         out = reader.read(limit + 1)
         if len(out) > limit:
-            raise _too_large(limit, "decompressed body")
+            raise _too_large(limit, "decompressed body", setting)
         # The output is known to be small now; make sure no frame was cut short, which the
         # stream reader does not report.
         data = raw

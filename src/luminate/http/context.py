@@ -10,6 +10,7 @@ from luminate.admin.service import AdminService
 from luminate.auth.tokens import TENANT, Principal, Scope, TokenVerifier
 from luminate.errors import BadRequest, ErrorCode, Forbidden
 from luminate.ingest.service import WriteService
+from luminate.limits.limiter import Limiter
 from luminate.observability.health import Health
 from luminate.observability.metrics import Metrics
 from luminate.query.service import QueryService
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     metrics: Metrics
     verifier: TokenVerifier
+    limiter: Limiter
     writes: WriteService
     queries: QueryService
     admin: AdminService

@@ -9,6 +9,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from luminate.errors import LuminateError
+from luminate.http.responses import error_response
 from luminate.observability.logging import request_id
 from luminate.observability.metrics import Metrics
 
@@ -29,18 +31,35 @@ class RequestMiddleware:
         rid = incoming if incoming and _INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
         status = 500
+        responded = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
+                responded = True
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                extra = [(b"x-request-id", rid.encode())]
+                if _draining(scope):
+                    # Keep-alive clients move to another replica before the listener closes,
+                    # instead of sending their next request into a closing connection.
+                    extra.append((b"connection", b"close"))
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                # Answered here rather than by the framework's outermost handler, so the answer
+                # still carries the request id and passes the outer (security) middleware.
+                if responded:
+                    raise
+                log.error("unhandled error", exc_info=exc)
+                await error_response(LuminateError("internal error; see server logs"))(
+                    scope, receive, send_with_id
+                )
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
@@ -58,6 +77,11 @@ class RequestMiddleware:
                     },
                 )
             request_id.reset(token)
+
+
+def _draining(scope: Scope) -> bool:
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    return bool(services is not None and services.health.draining)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -41,6 +41,8 @@ class PointErrorCode(StrEnum):
     TIMESTAMP_TOO_OLD = "timestamp_too_old"
     TIMESTAMP_IN_FUTURE = "timestamp_in_future"
     INVALID_POINT = "invalid_point"
+    SERIES_LIMIT_EXCEEDED = "series_limit_exceeded"
+    METRIC_SERIES_LIMIT_EXCEEDED = "metric_series_limit_exceeded"
 
 
 DimensionValue = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_VALUE)]
@@ -96,6 +98,29 @@ class Validated:
     rejected: list[RejectedPoint] = field(default_factory=list)
     rejected_count: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    # Request index of each accepted point, when some were rejected (else position = index).
+    indices: list[int] | None = None
+
+    def index_of(self, position: int) -> int:
+        return position if self.indices is None else self.indices[position]
+
+    def refuse(self, refused: list[tuple[int, PointErrorCode, str]]) -> None:
+        """Move accepted points (by position in `points`) to the rejected list."""
+        p = self.points
+        drop = {pos for pos, _, _ in refused}
+        for pos, code, message in refused:
+            self.reject(self.index_of(pos), p.names[pos], code, message)
+        self.rejected.sort(key=lambda r: r.index)
+        keep = [i for i in range(len(p)) if i not in drop]
+        if self.indices is not None:
+            self.indices = [self.indices[i] for i in keep]
+        else:
+            self.indices = keep
+        p.names = [p.names[i] for i in keep]
+        p.timestamps = [p.timestamps[i] for i in keep]
+        p.values = [p.values[i] for i in keep]
+        p.keys = [p.keys[i] for i in keep]
+        p.dim_values = [p.dim_values[i] for i in keep]
 
     def reject(self, index: int, metric: str | None, code: PointErrorCode, message: str) -> None:
         self.rejected_count += 1
@@ -142,6 +167,7 @@ class PointValidator:
             if self._all_valid(metrics, now_ms):
                 _append_all(out.points, metrics)
                 return out
+            out.indices = []
             for index, m in enumerate(metrics):
                 self._check(out, index, m, now_ms)
             return out
@@ -155,6 +181,7 @@ class PointValidator:
         ) as exc:
             raise _unusable(exc) from None
         self._check_count(len(raws))
+        out.indices = []
         for index, raw in enumerate(raws):
             try:
                 point = _point.decode(raw)
@@ -278,6 +305,8 @@ class PointValidator:
         else:
             keys, vals = [], []
         p = out.points
+        if out.indices is not None:
+            out.indices.append(index)
         p.names.append(name)
         p.timestamps.append(ts)
         p.values.append(value)

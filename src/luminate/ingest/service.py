@@ -9,7 +9,9 @@ import msgspec
 
 from luminate.errors import BadRequest, ErrorCode, ServiceUnavailable
 from luminate.ingest.batcher import Batcher
-from luminate.ingest.points import PointValidator, RejectedPoint
+from luminate.ingest.points import PointErrorCode, PointValidator, RejectedPoint, Validated
+from luminate.limits.config import TenantLimits, source
+from luminate.limits.limiter import Limiter
 from luminate.observability.metrics import Metrics
 from luminate.storage.errors import StorageError
 from luminate.timestamps import now_ms
@@ -26,14 +28,21 @@ class WriteService:
     validator: PointValidator
     batcher: Batcher
     metrics: Metrics
+    limiter: Limiter
 
-    async def write(self, tenant: str, body: bytes) -> tuple[int, WriteResult]:
-        """(HTTP status, result). Raises for a body that is unusable as a whole."""
+    async def write(
+        self, tenant: str, body: bytes, limits: TenantLimits
+    ) -> tuple[int, WriteResult]:
+        """(HTTP status, result). Raises for a body that is unusable as a whole, and 429 when
+        the tenant is over its points rate (nothing of the request is stored then)."""
         try:
             checked = self.validator.decode(body, tenant, now_ms())
         except BadRequest as exc:
             self.metrics.rejected.labels(reason=exc.code.value).inc()
             raise
+        if checked.points:
+            self.limiter.points(tenant, limits, len(checked.points))
+            self._limit_series(checked, limits)
         for reason, n in checked.reasons.items():
             self.metrics.rejected.labels(reason=reason).inc(n)
         accepted = len(checked.points)
@@ -58,3 +67,32 @@ class WriteService:
             ) from None
         self.metrics.ingested.inc(accepted)
         return (200 if checked.rejected_count == 0 else 207), result
+
+    def _limit_series(self, checked: Validated, limits: TenantLimits) -> None:
+        admission = self.limiter.admit_series(checked.points, limits)
+        if not admission.refused:
+            return
+        refused = []
+        for pos, limit in admission.refused:
+            if limit == "max_series":
+                refused.append(
+                    (
+                        pos,
+                        PointErrorCode.SERIES_LIMIT_EXCEEDED,
+                        f"new series refused: the tenant has about {admission.estimate} active "
+                        f"series, its limit is {limits.max_series} ({source('max_series')}); "
+                        "points of existing series are still accepted",
+                    )
+                )
+            else:
+                refused.append(
+                    (
+                        pos,
+                        PointErrorCode.METRIC_SERIES_LIMIT_EXCEEDED,
+                        f"new series refused: metric {checked.points.names[pos]!r} is at its "
+                        f"limit of {limits.max_series_per_metric} series "
+                        f"({source('max_series_per_metric')}); points of existing series are "
+                        "still accepted",
+                    )
+                )
+        checked.refuse(refused)

@@ -43,6 +43,7 @@ class Query:
     interval_ms: int | None = None
     limit: int = 1000
     timeout_s: float = 10.0
+    max_rows_scanned: int = 0  # the tenant's budget of stored points read; 0: none
 
 
 @dataclass(frozen=True)

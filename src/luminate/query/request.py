@@ -44,6 +44,8 @@ class QueryLimits:
     default_timeout_s: float
     max_timeout_s: float
     max_buckets: int
+    max_range_s: int = 0  # 0: no limit
+    max_rows_scanned: int = 0  # 0: no limit
 
 
 def decode_query(body: bytes, limits: QueryLimits, now_ms: int) -> Query:
@@ -77,6 +79,16 @@ def build_query(raw: QueryIn, limits: QueryLimits, now_ms: int) -> Query:
         ) from None
     metric = check_metric_name(raw.metric_name)
     time_range = decode_time_range(raw.time_range, now_ms)
+    span_ms = time_range.end_ms - time_range.start_ms
+    # A relative range ends 1 ms after now (end is exclusive), so "1h" spans 1 h + 1 ms.
+    if limits.max_range_s and span_ms > limits.max_range_s * 1000 + 1:
+        raise BadRequest(
+            f"time range of {span_ms / 1000:g} s exceeds the query budget of "
+            f"{limits.max_range_s} s "
+            "(LUMINATE_QUERY_MAX_RANGE_SECONDS or the override `query_max_range_seconds`)",
+            code=ErrorCode.TIME_RANGE_TOO_LONG,
+            details={"budget": "query_max_range_seconds", "limit": limits.max_range_s},
+        )
 
     aggregation: Aggregation | None = None
     if qtype is QueryType.AGGREGATE:
@@ -125,6 +137,7 @@ def build_query(raw: QueryIn, limits: QueryLimits, now_ms: int) -> Query:
         interval_ms=interval_ms,
         limit=_limit(raw.limit, limits),
         timeout_s=_timeout(raw.timeout, limits),
+        max_rows_scanned=limits.max_rows_scanned,
     )
 
 
@@ -217,7 +230,8 @@ def _limit(raw: int | None, limits: QueryLimits) -> int:
         return limits.default_limit
     if not 1 <= raw <= limits.max_limit:
         raise BadRequest(
-            f"limit must be between 1 and {limits.max_limit} (LUMINATE_QUERY_MAX_LIMIT)",
+            f"limit must be between 1 and {limits.max_limit} "
+            "(LUMINATE_QUERY_MAX_LIMIT or the override `query_max_limit`)",
             code=ErrorCode.INVALID_LIMIT,
         )
     return raw
@@ -233,7 +247,7 @@ def _timeout(raw: str | None, limits: QueryLimits) -> float:
     if seconds > limits.max_timeout_s:
         raise BadRequest(
             f"timeout {raw} exceeds {limits.max_timeout_s:g} s "
-            "(LUMINATE_QUERY_MAX_TIMEOUT_SECONDS)",
+            "(LUMINATE_QUERY_MAX_TIMEOUT_SECONDS or the override `query_max_timeout_seconds`)",
             code=ErrorCode.INVALID_TIMEOUT,
         )
     return seconds

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from luminate.errors import ErrorCode, UnprocessableQuery
+from luminate.limits.config import TenantLimits, source
 from luminate.query.model import AggregateRow, Query, QueryType, RangePoint, RateRow, TimeRange
 from luminate.query.request import QueryLimits, decode_query
 from luminate.storage.calls import StorageCalls
+from luminate.storage.errors import StorageBudgetExceeded, StorageTimeout
 from luminate.storage.store import Storage
 from luminate.timestamps import now_ms
 
@@ -20,9 +23,40 @@ class QueryService:
     calls: StorageCalls
     limits: QueryLimits
 
-    async def query(self, tenant: str, body: bytes) -> dict[str, Any]:
-        q = decode_query(body, self.limits, now_ms())
-        result = await self.calls.run("query", self.storage.query, tenant, q, timeout_s=q.timeout_s)
+    def budget(self, t: TenantLimits) -> QueryLimits:
+        """This tenant's query budgets (defaults and overrides) over the global rules."""
+        return replace(
+            self.limits,
+            max_limit=t.query_max_limit,
+            default_limit=min(self.limits.default_limit, t.query_max_limit),
+            max_timeout_s=t.query_max_timeout_seconds,
+            default_timeout_s=min(self.limits.default_timeout_s, t.query_max_timeout_seconds),
+            max_range_s=t.query_max_range_seconds,
+            max_rows_scanned=t.query_max_rows_scanned,
+        )
+
+    async def query(self, tenant: str, body: bytes, limits: TenantLimits) -> dict[str, Any]:
+        q = decode_query(body, self.budget(limits), now_ms())
+        try:
+            result = await self.calls.run(
+                "query", self.storage.query, tenant, q, timeout_s=q.timeout_s
+            )
+        except StorageBudgetExceeded:
+            raise UnprocessableQuery(
+                f"query would read more than {q.max_rows_scanned} stored points, the query "
+                f"budget ({source('query_max_rows_scanned')}); narrow the time range or add "
+                "filters",
+                code=ErrorCode.TOO_MANY_ROWS_SCANNED,
+                details={"budget": "query_max_rows_scanned", "limit": q.max_rows_scanned},
+            ) from None
+        except StorageTimeout:
+            raise UnprocessableQuery(
+                f"query ran past its time budget of {q.timeout_s:g} s and was cancelled "
+                f"(the query's timeout, at most {source('query_max_timeout_seconds')}); "
+                "narrow the time range or add filters",
+                code=ErrorCode.QUERY_TIMEOUT,
+                details={"budget": "query_max_timeout_seconds", "limit": q.timeout_s},
+            ) from None
         return {
             "queryType": q.type.value,
             "results": [_encode_row(q, row) for row in result.rows],

@@ -25,11 +25,17 @@ from typing import Any
 from clickhouse_driver import Client, errors
 
 from luminate.storage.engine import SelectResult, SettingValue
-from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
+from luminate.storage.errors import (
+    StorageBudgetExceeded,
+    StorageError,
+    StorageTimeout,
+    StorageUnavailable,
+)
 from luminate.storage.schema import parse_version
 from luminate.storage.sql import ident, quote
 
 _TIMEOUT_CODES = {159, 160, 394}
+_BUDGET_CODES = {158}  # TOO_MANY_ROWS (max_rows_to_read)
 # Codes meaning "the cluster cannot take this right now" rather than "the statement is wrong":
 # ZooKeeper / Keeper trouble, read-only replicas, too many parts, not enough replicas for quorum,
 # network problems between servers, all replicas of a shard down.
@@ -58,6 +64,8 @@ def _translate(exc: Exception, sql: str) -> StorageError:
         message = f"Code: {code}. {first}"
         if code in _TIMEOUT_CODES:
             return StorageTimeout(message)
+        if code in _BUDGET_CODES:
+            return StorageBudgetExceeded(message)
         if code in _UNAVAILABLE_CODES:
             return StorageUnavailable(message)
         return StorageError(f"{message} [statement: {sql[:200]}]")

@@ -69,6 +69,8 @@ def _conditions(q: Query, layout: Layout) -> list[str]:
 def compile_query(tenant: str, q: Query, layout: Layout) -> Statement:
     """Statement for `q`; results come back in the column order documented per query type."""
     settings: dict[str, int | float | str] = {"max_execution_time": q.timeout_s}
+    if q.max_rows_scanned:
+        settings["max_rows_to_read"] = q.max_rows_scanned
     where = scan(Table.SAMPLES, tenant, _conditions(q, layout))
     if q.type is QueryType.RANGE:
         sql = (

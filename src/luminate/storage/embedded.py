@@ -18,11 +18,17 @@ from typing import IO, Any
 import msgspec
 
 from luminate.storage.engine import SelectResult, SettingValue
-from luminate.storage.errors import StorageError, StorageTimeout, StorageUnavailable
+from luminate.storage.errors import (
+    StorageBudgetExceeded,
+    StorageError,
+    StorageTimeout,
+    StorageUnavailable,
+)
 from luminate.storage.sql import quote
 
 _CODE = re.compile(r"Code: (\d+)")
 _TIMEOUT_CODES = {159, 160, 394}  # TIMEOUT_EXCEEDED, TOO_SLOW, QUERY_WAS_CANCELLED
+_BUDGET_CODES = {158}  # TOO_MANY_ROWS (max_rows_to_read)
 _encoder = msgspec.json.Encoder()
 
 
@@ -46,6 +52,8 @@ def _translate(exc: Exception, sql: str) -> StorageError:
     code = int(match.group(1)) if match else 0
     if code in _TIMEOUT_CODES:
         return StorageTimeout(message)
+    if code in _BUDGET_CODES:
+        return StorageBudgetExceeded(message)
     return StorageError(f"{message} [statement: {sql[:200]}]")
 
 

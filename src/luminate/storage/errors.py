@@ -15,5 +15,9 @@ class StorageTimeout(StorageError):
     """The statement ran past its time budget and the engine cancelled it."""
 
 
+class StorageBudgetExceeded(StorageError):
+    """The statement read more rows than its budget allowed and the engine stopped it."""
+
+
 class TenantScopeViolation(StorageError):
     """A compiled statement lacks its tenant predicate; it is never sent to the engine."""

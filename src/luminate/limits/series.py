@@ -1,0 +1,183 @@
+"""Series cardinality per tenant: how many distinct series are active (a HyperLogLog estimate)
+and whether a point would create a new one (a membership set that turns into a Bloom filter as it
+grows, so a tenant at a million series costs about a megabyte, not a hundred).
+
+A series is a metric name plus its dimension set (order of keys does not matter). State lives in
+this process only and restarts each window (LUMINATE_CARDINALITY_WINDOW_SECONDS), like a daily
+series limit: see docs/limits.md for how that composes with replicas."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import datasketches
+import numpy as np
+import numpy.typing as npt
+
+_TENANT_LG_K = 14  # 16,384 registers: about 0.8% relative error
+_METRIC_LG_K = 10  # 1,024 registers: about 3%; one per metric of a tenant
+_EXACT_UNTIL = 16_384  # series hashes kept exactly before switching to a Bloom filter
+_BLOOM_BITS_PER_ITEM = 10  # about 1% false positives with 7 probes
+_BLOOM_PROBES = 7
+_MAX_METRIC_SKETCHES = 10_000  # per tenant; beyond it per-metric limits use the tenant count
+# A Bloom filter is sized for the tenant's limit, up to this many series (25 MB); past it the
+# false-positive rate rises, which only lets a few more new series through.
+_BLOOM_MAX_CAPACITY = 20_000_000
+
+U64 = npt.NDArray[np.uint64]
+
+
+def series_hashes(
+    names: Sequence[str], keys: Sequence[Sequence[str]], values: Sequence[Sequence[str]]
+) -> list[int]:
+    """One 64-bit hash per point, equal for equal series whatever the dimension order."""
+    return [
+        hash((n, frozenset(zip(k, v, strict=True)))) if k else hash(n)
+        for n, k, v in zip(names, keys, values, strict=True)
+    ]
+
+
+class _Bloom:
+    def __init__(self, capacity: int) -> None:
+        bits = max(1 << 16, 1 << math.ceil(math.log2(capacity * _BLOOM_BITS_PER_ITEM)))
+        self._mask = np.uint64(bits - 1)
+        self._bytes = np.zeros(bits // 8, dtype=np.uint8)
+        self._probes = np.arange(_BLOOM_PROBES, dtype=np.uint64)
+
+    def _positions(self, hashes: U64) -> U64:
+        h1 = hashes & np.uint64(0xFFFFFFFF)
+        h2 = (hashes >> np.uint64(32)) | np.uint64(1)
+        positions: U64 = (h1[:, None] + self._probes[None, :] * h2[:, None]) & self._mask
+        return positions
+
+    def contains(self, hashes: U64) -> npt.NDArray[np.bool_]:
+        pos = self._positions(hashes)
+        hit = (self._bytes[pos >> np.uint64(3)] >> (pos & np.uint64(7)).astype(np.uint8)) & 1
+        result: npt.NDArray[np.bool_] = hit.all(axis=1)
+        return result
+
+    def add(self, hashes: U64) -> None:
+        pos = self._positions(hashes).ravel()
+        np.bitwise_or.at(
+            self._bytes,
+            (pos >> np.uint64(3)).astype(np.intp),
+            (np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)),
+        )
+
+
+@dataclass
+class Admission:
+    """Indices of points refused, each with the limit that refused it."""
+
+    refused: list[tuple[int, str]]
+    estimate: int
+
+
+class TenantSeries:
+    """One tenant's series within the current window."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self._exact: set[int] | None = set()
+        self._bloom: _Bloom | None = None
+        self._bloom_capacity = 0
+        self._sketch = datasketches.hll_sketch(_TENANT_LG_K, datasketches.HLL_8)
+        self._metrics: dict[str, datasketches.hll_sketch] = {}
+
+    def estimate(self) -> int:
+        return _count(self._sketch)
+
+    def metric_estimate(self, name: str) -> int:
+        sketch = self._metrics.get(name)
+        return _count(sketch) if sketch is not None else 0
+
+    def top_metrics(self, n: int) -> list[tuple[str, int]]:
+        counts = [(name, _count(s)) for name, s in self._metrics.items()]
+        return sorted(counts, key=lambda c: (-c[1], c[0]))[:n]
+
+    def admit(
+        self, names: Sequence[str], hashes: list[int], max_series: int, max_per_metric: int
+    ) -> Admission:
+        """Record the series of these points; refuse points that would create a series past a
+        limit. Points of series already seen are always admitted."""
+        known = self._known(hashes)
+        refused: list[tuple[int, str]] = []
+        new_hashes: list[int] = []
+        batch_new: set[int] = set()
+        estimate: float = self._sketch.get_estimate()
+        for i, h in enumerate(hashes):
+            if known[i] or h in batch_new:
+                continue
+            if round(estimate) >= max_series:
+                refused.append((i, "max_series"))
+                continue
+            name = names[i]
+            sketch = self._metrics.get(name)
+            if max_per_metric and sketch is not None and _count(sketch) >= max_per_metric:
+                refused.append((i, "max_series_per_metric"))
+                continue
+            if sketch is None and len(self._metrics) < _MAX_METRIC_SKETCHES:
+                sketch = self._metrics[name] = datasketches.hll_sketch(
+                    _METRIC_LG_K, datasketches.HLL_8
+                )
+            if sketch is not None:
+                sketch.update(h)
+            self._sketch.update(h)
+            estimate = self._sketch.get_estimate()
+            batch_new.add(h)
+            new_hashes.append(h)
+        if new_hashes:
+            self._remember(new_hashes, max_series)
+        return Admission(refused, round(estimate))
+
+    def _known(self, hashes: list[int]) -> list[bool] | npt.NDArray[np.bool_]:
+        if self._exact is not None:
+            exact = self._exact
+            return [h in exact for h in hashes]
+        assert self._bloom is not None
+        return self._bloom.contains(_u64(hashes))
+
+    def _remember(self, hashes: list[int], max_series: int) -> None:
+        if self._exact is not None:
+            self._exact.update(hashes)
+            if len(self._exact) <= _EXACT_UNTIL:
+                return
+            # Sized for the tenant's limit (never below what is already held).
+            self._bloom_capacity = min(max(max_series, 2 * len(self._exact)), _BLOOM_MAX_CAPACITY)
+            self._bloom = _Bloom(self._bloom_capacity)
+            self._bloom.add(_u64(list(self._exact)))
+            self._exact = None
+            return
+        assert self._bloom is not None
+        self._bloom.add(_u64(hashes))
+
+
+def _count(sketch: datasketches.hll_sketch) -> int:
+    estimate: float = sketch.get_estimate()
+    return round(estimate)
+
+
+def _u64(hashes: list[int]) -> U64:
+    return np.array(hashes, dtype=np.int64).view(np.uint64)
+
+
+class SeriesLimiter:
+    """Every tenant's `TenantSeries`, each restarted when its window ends."""
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._tenants: dict[str, TenantSeries] = {}
+
+    def tenant(self, tenant: str, now: float) -> TenantSeries:
+        current = self._tenants.get(tenant)
+        if current is None or now - current.started >= self.window_s:
+            current = self._tenants[tenant] = TenantSeries(now)
+        return current
+
+    def peek(self, tenant: str, now: float) -> TenantSeries | None:
+        current = self._tenants.get(tenant)
+        if current is None or now - current.started >= self.window_s:
+            return None
+        return current
