@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 # Real ClickHouse servers and ZooKeeper for the server and cluster tests (Debian packages).
 scripts/clickhouse-cluster.sh check >/dev/null 2>&1 || scripts/clickhouse-cluster.sh install
+# tests/deployment: schemas of the custom resources (npm, pinned) and checkov (its own venv).
+scripts/fetch-crd-schemas.sh
+scripts/setup-checkov.sh
 
 echo "== ruff" && .venv/bin/ruff check src tests bench deployments && .venv/bin/ruff format --check src tests bench deployments
 echo "== mypy" && .venv/bin/mypy

@@ -1,4 +1,4 @@
-"""The `luminate` command: serve, migrate, token create, config show / docs."""
+"""The `luminate` command: serve, migrate, token create, config show / docs, smoke-test."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import msgspec
 
 from luminate import __version__
+from luminate.cli import smoke
 from luminate.errors import LuminateError
 from luminate.settings import ConfigError, Settings, load_settings
 from luminate.storage.errors import StorageError
@@ -41,11 +42,19 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_migrate)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers()
-    create = token.add_parser("create", help="sign a token with JWT_SECRET")
+    create = token.add_parser(
+        "create",
+        help="sign a token with JWT_SECRET, or with a private key whose public key is in the JWKS",
+    )
     create.add_argument("--tenant", required=True)
     create.add_argument("--scopes", default="read,write", help="comma list: read,write,admin")
     create.add_argument("--ttl", default="1h", help="lifetime, e.g. 15m, 1h, 30d")
     create.add_argument("--subject", default=None)
+    create.add_argument("--private-key", default=None, metavar="FILE", help="PEM RSA or EC key")
+    create.add_argument("--kid", default=None, help="key id of its public key in the JWKS")
+    create.add_argument(
+        "--algorithm", default=None, help="RS256 | ES256 | ... (default: from the key's type)"
+    )
     create.set_defaults(run=_token_create)
 
     config = sub.add_parser("config", help="configuration").add_subparsers()
@@ -53,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(run=_config_show)
     docs = config.add_parser("docs", help="print the settings reference as Markdown")
     docs.set_defaults(run=_config_docs)
+
+    smoke.register(sub)
     return p
 
 
@@ -83,19 +94,52 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    from luminate.app import build_verifier  # noqa: PLC0415
-    from luminate.auth.tokens import create_token  # noqa: PLC0415
+    from luminate.auth.tokens import (  # noqa: PLC0415
+        HMAC_KEY_BYTES,
+        SigningKey,
+        TokenVerifier,
+        check_algorithms,
+        create_token,
+        load_signing_key,
+    )
 
     settings = _settings()
-    build_verifier(settings)  # same secret checks as the server
+    accepted = settings.jwt_algorithms
     try:
+        check_algorithms(accepted)
+        key: SigningKey
+        if args.private_key:
+            if not args.kid:
+                raise ValueError("--kid is required with --private-key: tokens name their key")
+            try:
+                with open(args.private_key, "rb") as f:
+                    pem = f.read()
+            except OSError as exc:
+                raise ValueError(f"--private-key {args.private_key!r}: {exc}") from None
+            key, algorithm = load_signing_key(pem, args.algorithm)
+        else:
+            if args.kid or args.algorithm:
+                raise ValueError("--kid and --algorithm go with --private-key")
+            shared = [a for a in accepted if a in HMAC_KEY_BYTES]
+            if not shared:
+                raise ValueError(
+                    f"LUMINATE_JWT_ALGORITHMS ({', '.join(accepted)}) accepts no HS algorithm; "
+                    "sign with --private-key"
+                )
+            algorithm, key = shared[0], settings.secret()
+            TokenVerifier(key, algorithms=shared)  # the server's checks of the secret
+        if algorithm not in accepted:
+            raise ValueError(
+                f"LUMINATE_JWT_ALGORITHMS ({', '.join(accepted)}) does not accept {algorithm}"
+            )
         ttl_s = parse_duration(args.ttl) // 1000
         token = create_token(
-            settings.secret(),
+            key,
             tenant=args.tenant,
             scopes=[s.strip() for s in args.scopes.split(",") if s.strip()],
             ttl_s=max(1, ttl_s),
-            algorithm=settings.jwt_algorithms[0],
+            algorithm=algorithm,
+            kid=args.kid,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             subject=args.subject,

@@ -1,0 +1,227 @@
+"""A small evaluator of Kubernetes NetworkPolicies, and the connection matrix Luminate needs.
+
+It implements the parts of the NetworkPolicy semantics the manifests use: policies select pods
+of their own namespace; a pod selected by no policy of a direction is open in that direction;
+otherwise a connection needs a rule of some selecting policy whose peers and ports match; a
+connection is possible only when the source's egress and the destination's ingress both allow
+it. Peers are podSelector (same namespace), namespaceSelector, or both; ports are numbers or
+names of the destination's container ports. Clients outside the cluster match only rules
+without peers. (ipBlock rules are not modelled; the manifests have none, which is checked.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Any
+
+from tests.deployment.manifests import Manifest, containers, pod_template
+from tests.deployment.problems import Problem
+from tests.deployment.wiring import matches
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    namespace: str
+    labels: dict[str, str] = field(default_factory=dict)
+    namespace_labels: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)  # named container ports
+    outside: bool = False  # a client outside the cluster, behind the load balancer
+
+
+def pods(manifests: list[Manifest]) -> list[Pod]:
+    """One representative pod of every workload in the build, plus the peers around it."""
+    out = []
+    namespaces = {
+        m.name: m.doc["metadata"].get("labels", {}) for m in manifests if m.kind == "Namespace"
+    }
+    for m in manifests:
+        found = pod_template(m)
+        if found is None:
+            continue
+        ns = m.doc["metadata"].get("namespace", "default")
+        named = {
+            p["name"]: p["containerPort"]
+            for _, c in containers(m)
+            for p in c.get("ports", [])
+            if "name" in p
+        }
+        out.append(
+            Pod(
+                m.name,
+                ns,
+                dict(found[1]["metadata"].get("labels", {})),
+                {"kubernetes.io/metadata.name": ns, **namespaces.get(ns, {})},
+                named,
+            )
+        )
+    out += [
+        Pod(
+            "prometheus",
+            "monitoring",
+            {"app.kubernetes.io/name": "prometheus"},
+            {"kubernetes.io/metadata.name": "monitoring"},
+        ),
+        Pod(
+            "kube-dns",
+            "kube-system",
+            {"k8s-app": "kube-dns"},
+            {"kubernetes.io/metadata.name": "kube-system"},
+            {"dns": 53},
+        ),
+        # Same labels as Luminate, another namespace: must not pass for Luminate.
+        Pod(
+            "impostor",
+            "elsewhere",
+            {"app": "luminate"},
+            {"kubernetes.io/metadata.name": "elsewhere"},
+        ),
+        Pod("client", "", outside=True),
+    ]
+    return out
+
+
+def allowed(policies: list[Manifest], src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> bool:
+    return _open(policies, src, "Egress", dst, dst, port, protocol) and _open(
+        policies, dst, "Ingress", src, dst, port, protocol
+    )
+
+
+def _types(spec: dict[str, Any]) -> list[str]:
+    return spec.get("policyTypes") or ["Ingress", *(["Egress"] if "egress" in spec else [])]
+
+
+def _open(
+    policies: list[Manifest],
+    pod: Pod,
+    direction: str,
+    peer: Pod,
+    dst: Pod,
+    port: int,
+    protocol: str,
+) -> bool:
+    if pod.outside:
+        return True
+    selecting = [
+        p
+        for p in policies
+        if p.doc["metadata"].get("namespace", "default") == pod.namespace
+        and matches(p.doc["spec"]["podSelector"], pod.labels)
+        and direction in _types(p.doc["spec"])
+    ]
+    if not selecting:
+        return True
+    key, peers_key = direction.lower(), "from" if direction == "Ingress" else "to"
+    for p in selecting:
+        for rule in p.doc["spec"].get(key, []):
+            namespace = p.doc["metadata"].get("namespace", "default")
+            if _ports_match(rule.get("ports"), port, protocol, dst) and _peers_match(
+                rule.get(peers_key), peer, namespace
+            ):
+                return True
+    return False
+
+
+def _ports_match(ports: list[dict[str, Any]] | None, port: int, protocol: str, dst: Pod) -> bool:
+    if not ports:
+        return True
+    for entry in ports:
+        if entry.get("protocol", "TCP") != protocol:
+            continue
+        wanted = entry.get("port")
+        if wanted is None:
+            return True
+        number = dst.ports.get(wanted, -1) if isinstance(wanted, str) else wanted
+        if number <= port <= entry.get("endPort", number):
+            return True
+    return False
+
+
+def _peers_match(peers: list[dict[str, Any]] | None, peer: Pod, namespace: str) -> bool:
+    if not peers:
+        return True
+    if peer.outside:
+        return False
+    for entry in peers:
+        if "ipBlock" in entry:
+            continue
+        ns_selector, pod_selector = entry.get("namespaceSelector"), entry.get("podSelector")
+        in_ns = (
+            matches(ns_selector, peer.namespace_labels)
+            if ns_selector is not None
+            else peer.namespace == namespace
+        )
+        if in_ns and (pod_selector is None or matches(pod_selector, peer.labels)):
+            return True
+    return False
+
+
+# What must be possible; every other (source, destination, port) among PORTS must be refused.
+EXPECTED = {
+    ("client", "luminate", 8080),
+    ("prometheus", "luminate", 8080),
+    ("prometheus", "clickhouse", 9363),
+    ("luminate", "clickhouse", 9000),
+    ("luminate-migrate", "clickhouse", 9000),
+    ("clickhouse", "clickhouse", 9000),
+    ("clickhouse", "clickhouse", 9009),
+    ("clickhouse", "zookeeper", 2181),
+    ("zookeeper", "zookeeper", 2888),
+    ("zookeeper", "zookeeper", 3888),
+}
+# The API is public (the load balancer forwards from anywhere): any pod that is not one of ours
+# may reach it; ours reach only what EXPECTED lists.
+PUBLIC = {("luminate", 8080)}
+PORTS = (2181, 2888, 3888, 8080, 8123, 9000, 9009, 9363, 443)
+OURS = ("luminate", "luminate-migrate", "clickhouse", "zookeeper")
+
+
+def check_matrix(manifests: list[Manifest]) -> list[Problem]:
+    """Every connection among the workloads and their peers is allowed exactly when EXPECTED
+    says so, and every workload resolves names through cluster DNS."""
+    policies = [m for m in manifests if m.kind == "NetworkPolicy"]
+    source = policies[0].source if policies else "deployments/kubernetes/production"
+    everyone = pods(manifests)
+    by_name = {p.name: p for p in everyone}
+    problems = []
+    for p in policies:
+        for direction in ("ingress", "egress"):
+            for rule in p.doc["spec"].get(direction, []):
+                if any("ipBlock" in peer for peer in rule.get("from", rule.get("to", []))):
+                    problems.append(
+                        Problem(
+                            p.source,
+                            f"{p.ref} spec.{direction}",
+                            "ipBlock rules are not evaluated here",
+                        )
+                    )
+    for src, dst, port in product(everyone, everyone, PORTS):
+        if dst.outside or (src.name not in OURS and dst.name not in OURS):
+            continue
+        want = (src.name, dst.name, port) in EXPECTED or (
+            src.name not in OURS and (dst.name, port) in PUBLIC
+        )
+        got = allowed(policies, src, dst, port)
+        if got != want:
+            verdict = {True: "allowed", False: "refused"}
+            problems.append(
+                Problem(
+                    source,
+                    f"NetworkPolicy {src.name} -> {dst.name}:{port}",
+                    f"{verdict[got]}, expected {verdict[want]}",
+                )
+            )
+    for name in OURS:
+        for protocol in ("UDP", "TCP"):
+            if name in by_name and not allowed(
+                policies, by_name[name], by_name["kube-dns"], 53, protocol
+            ):
+                problems.append(
+                    Problem(
+                        source,
+                        f"NetworkPolicy {name} -> kube-dns:53/{protocol}",
+                        "refused, expected allowed",
+                    )
+                )
+    return problems
