@@ -9,8 +9,10 @@ series limit: see docs/limits.md for how that composes with replicas."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import datasketches
 import numpy as np
@@ -32,11 +34,23 @@ U64 = npt.NDArray[np.uint64]
 def series_hashes(
     names: Sequence[str], keys: Sequence[Sequence[str]], values: Sequence[Sequence[str]]
 ) -> list[int]:
-    """One 64-bit hash per point, equal for equal series whatever the dimension order."""
-    return [
-        hash((n, frozenset(zip(k, v, strict=True)))) if k else hash(n)
-        for n, k, v in zip(names, keys, values, strict=True)
-    ]
+    """One 64-bit hash per point, equal for equal series whatever the dimension order.
+
+    Points of one write nearly always list their keys in the same few orders, so the sorting
+    is done once per distinct key order and each point only picks its values in sorted order."""
+    orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Sequence[str]], Any]]] = {}
+    out = []
+    for n, k, v in zip(names, keys, values, strict=True):
+        if not k:
+            out.append(hash(n))
+            continue
+        kt = tuple(k)
+        order = orders.get(kt)
+        if order is None:
+            perm = sorted(range(len(kt)), key=kt.__getitem__)
+            order = orders[kt] = (tuple(kt[i] for i in perm), operator.itemgetter(*perm))
+        out.append(hash((n, order[0], order[1](v))))
+    return out
 
 
 class _Bloom:
@@ -59,12 +73,13 @@ class _Bloom:
         return result
 
     def add(self, hashes: U64) -> None:
-        pos = self._positions(hashes).ravel()
-        np.bitwise_or.at(
-            self._bytes,
-            (pos >> np.uint64(3)).astype(np.intp),
-            (np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)),
-        )
+        pos = np.sort(self._positions(hashes).ravel())
+        byte = (pos >> np.uint64(3)).astype(np.intp)
+        bit = np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)
+        # Several bits may fall in one byte: OR them per byte first (sorted, so runs are
+        # contiguous), then apply each byte once.
+        starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+        self._bytes[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
 
 
 @dataclass
@@ -93,35 +108,38 @@ class TenantSeries:
         sketch = self._metrics.get(name)
         return _count(sketch) if sketch is not None else 0
 
-    def top_metrics(self, n: int) -> list[tuple[str, int]]:
-        counts = [(name, _count(s)) for name, s in self._metrics.items()]
-        return sorted(counts, key=lambda c: (-c[1], c[0]))[:n]
-
     def admit(
         self, names: Sequence[str], hashes: list[int], max_series: int, max_per_metric: int
     ) -> Admission:
         """Record the series of these points; refuse points that would create a series past a
         limit. Points of series already seen are always admitted."""
-        known = self._known(hashes)
+        fresh = self._fresh(hashes)
+        if not fresh:
+            return Admission([], self.estimate())
+        estimate: float = self._sketch.get_estimate()
+        if not max_per_metric and estimate + len(fresh) < max_series:
+            # Far enough below the limit that this batch cannot reach it: no decision per point
+            # (and no per-metric counts, which only a per-metric limit needs).
+            seen = [hashes[i] for i in fresh]
+            for _ in map(self._sketch.update, seen):
+                pass
+            self._remember(seen, max_series)
+            return Admission([], self.estimate())
         refused: list[tuple[int, str]] = []
         new_hashes: list[int] = []
         batch_new: set[int] = set()
-        estimate: float = self._sketch.get_estimate()
-        for i, h in enumerate(hashes):
-            if known[i] or h in batch_new:
+        for i in fresh:
+            h = hashes[i]
+            if h in batch_new:
                 continue
             if round(estimate) >= max_series:
                 refused.append((i, "max_series"))
                 continue
             name = names[i]
-            sketch = self._metrics.get(name)
+            sketch = self._metric_sketch(name)
             if max_per_metric and sketch is not None and _count(sketch) >= max_per_metric:
                 refused.append((i, "max_series_per_metric"))
                 continue
-            if sketch is None and len(self._metrics) < _MAX_METRIC_SKETCHES:
-                sketch = self._metrics[name] = datasketches.hll_sketch(
-                    _METRIC_LG_K, datasketches.HLL_8
-                )
             if sketch is not None:
                 sketch.update(h)
             self._sketch.update(h)
@@ -132,12 +150,20 @@ class TenantSeries:
             self._remember(new_hashes, max_series)
         return Admission(refused, round(estimate))
 
-    def _known(self, hashes: list[int]) -> list[bool] | npt.NDArray[np.bool_]:
+    def _metric_sketch(self, name: str) -> datasketches.hll_sketch | None:
+        sketch = self._metrics.get(name)
+        if sketch is None and len(self._metrics) < _MAX_METRIC_SKETCHES:
+            sketch = self._metrics[name] = datasketches.hll_sketch(_METRIC_LG_K, datasketches.HLL_8)
+        return sketch
+
+    def _fresh(self, hashes: list[int]) -> list[int]:
+        """Positions of points whose series this tracker has not seen (before this batch)."""
         if self._exact is not None:
             exact = self._exact
-            return [h in exact for h in hashes]
+            return [i for i, h in enumerate(hashes) if h not in exact]
         assert self._bloom is not None
-        return self._bloom.contains(_u64(hashes))
+        fresh: list[int] = np.flatnonzero(~self._bloom.contains(_u64(hashes))).tolist()
+        return fresh
 
     def _remember(self, hashes: list[int], max_series: int) -> None:
         if self._exact is not None:
