@@ -20,7 +20,10 @@ import yaml
 from tests.e2e.load import Outcome, Plan, drive
 from tests.e2e.server import LuminateProcess
 
-LIMITS = {"write_rps": 20, "query_rps": 10, "metrics_per_sec": 2_000, "burst_seconds": 1}
+# B is on a larger plan than A: at half of its limits B sends what A may send in total.
+QUIET = {"write_rps": 20, "query_rps": 10, "metrics_per_sec": 2_000, "burst_seconds": 1}
+NOISY = {**QUIET, "write_rps": 10, "query_rps": 5, "metrics_per_sec": 1_000}
+LIMITS = {"b": QUIET, "a": NOISY}
 POINTS_PER_WRITE = 100
 
 
@@ -34,8 +37,8 @@ def _plan(url: str, tenant: str, factor: float, seconds: float) -> Plan:
     return Plan(
         url,
         tenant,
-        LIMITS["write_rps"] * factor,
-        LIMITS["query_rps"] * factor,
+        LIMITS[tenant]["write_rps"] * factor,
+        LIMITS[tenant]["query_rps"] * factor,
         POINTS_PER_WRITE,
         seconds,
     )
@@ -59,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="luminate-bench-noisy-") as tmp:
         base = Path(tmp)
         overrides = base / "limits.yaml"
-        overrides.write_text(yaml.safe_dump({"tenants": {"a": LIMITS, "b": LIMITS}}))
+        overrides.write_text(yaml.safe_dump({"tenants": LIMITS}))
         server = LuminateProcess(
             data_dir=base / "data",
             log_path=base / "server.log",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import signal
 import threading
 from types import FrameType
@@ -74,7 +75,8 @@ def serve(settings: Settings) -> None:
         # above LUMINATE_HTTP_MAX_HEADER_BYTES, so heads just over our limit get our JSON 431.
         http="h11",
         h11_max_incomplete_event_size=server_head_limit(settings.http_max_header_bytes),
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        # Whole seconds for uvicorn; rounded up so a fraction never becomes 0 (no grace at all).
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_seconds),
         timeout_keep_alive=75,
         server_header=False,
     )
