@@ -49,18 +49,6 @@ def _luminate(tmp_path: Path, cluster: Cluster, n: int = 0, **extra: str) -> Lum
     return LuminateProcess(tmp_path / f"unused{n}", tmp_path / f"luminate{n}.log", env)
 
 
-def _migrate(proc: LuminateProcess) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "luminate", "migrate"],
-        env=proc.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-
-
 @dataclass
 class Writer:
     """Writes batches of unique values until stopped; remembers which were acknowledged."""
@@ -145,7 +133,7 @@ def _wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
 
 def test_killing_one_replica_of_each_shard_loses_nothing(tmp_path: Path, cluster: Cluster) -> None:
     proc = _luminate(tmp_path, cluster)
-    _migrate(proc)
+    proc.migrate()
     proc.start()
     try:
         writer = Writer(proc, f"t-{uuid.uuid4().hex[:8]}")
@@ -174,7 +162,7 @@ def test_killing_one_replica_of_each_shard_loses_nothing(tmp_path: Path, cluster
 def test_the_first_host_unreachable_fails_over(tmp_path: Path, cluster: Cluster) -> None:
     dead = "127.0.0.1:1"
     proc = _luminate(tmp_path, cluster, hosts=",".join([dead, *cluster.hosts]))
-    _migrate(proc)
+    proc.migrate()
     proc.start()
     try:
         writer = Writer(proc, f"t-{uuid.uuid4().hex[:8]}")
@@ -189,7 +177,7 @@ def test_zookeeper_outage_refuses_writes_keeps_reads_and_recovers(
     tmp_path: Path, cluster: Cluster
 ) -> None:
     proc = _luminate(tmp_path, cluster)
-    _migrate(proc)
+    proc.migrate()
     proc.start()
     try:
         tenant = f"t-{uuid.uuid4().hex[:8]}"
@@ -242,7 +230,7 @@ def test_zookeeper_outage_refuses_writes_keeps_reads_and_recovers(
 
 def test_three_luminate_processes_share_the_cluster(tmp_path: Path, cluster: Cluster) -> None:
     procs = [_luminate(tmp_path, cluster, n) for n in range(3)]
-    _migrate(procs[0])
+    procs[0].migrate()
     for proc in procs:
         proc.start()
     try:
@@ -280,7 +268,7 @@ def test_three_luminate_processes_share_the_cluster(tmp_path: Path, cluster: Clu
 
 def test_startup_errors_are_one_clear_line(tmp_path: Path, cluster: Cluster) -> None:
     good = _luminate(tmp_path, cluster)
-    _migrate(good)
+    good.migrate()
     cases = [
         ({"LUMINATE_CLICKHOUSE_PASSWORD": "wrong"}, "password"),
         ({"LUMINATE_CLICKHOUSE_HOSTS": "127.0.0.1:1"}, "unreachable"),

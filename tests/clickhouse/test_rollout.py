@@ -14,7 +14,6 @@ import itertools
 import json
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -68,16 +67,7 @@ def _env(server: Cluster) -> dict[str, str]:
 def migrated(clickhouse_single: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Cluster:
     """The schema is in place before any process starts, as a migration Job would leave it."""
     base = tmp_path_factory.mktemp("rollout-migrate")
-    proc = LuminateProcess(base / "unused", base / "migrate.log", _env(clickhouse_single))
-    out = subprocess.run(
-        [sys.executable, "-m", "luminate", "migrate"],
-        env=proc.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
+    LuminateProcess(base / "unused", base / "migrate.log", _env(clickhouse_single)).migrate()
     return clickhouse_single
 
 
@@ -93,15 +83,7 @@ class Pods:
     def create(self, name: str) -> LuminateProcess:
         proc = LuminateProcess(
             self.base / f"{name}-data", self.base / f"{name}.log", _env(self.server)
-        )
-        with proc.log_path.open("ab") as log:
-            proc.proc = subprocess.Popen(
-                [sys.executable, "-m", "luminate", "serve"],
-                env=proc.env(),
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-            )
+        ).launch()
         self.started[name] = proc
         return proc
 

@@ -60,6 +60,12 @@ class LuminateProcess:
         return env
 
     def start(self, timeout_s: float = 60.0) -> LuminateProcess:
+        self.launch()
+        self.wait_ready(timeout_s)
+        return self
+
+    def launch(self) -> LuminateProcess:
+        """Start `luminate serve` without waiting for it to become ready."""
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "luminate", "serve"],
@@ -68,7 +74,6 @@ class LuminateProcess:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
             )
-        self.wait_ready(timeout_s)
         return self
 
     def wait_ready(self, timeout_s: float) -> None:
@@ -87,6 +92,18 @@ class LuminateProcess:
         raise TimeoutError(
             f"luminate not ready in {timeout_s} s:\n{self.log_path.read_text()[-3000:]}"
         )
+
+    def migrate(self, timeout_s: float = 120.0) -> None:
+        """`luminate migrate` with this process's settings; fails the test with its stderr."""
+        out = subprocess.run(
+            [sys.executable, "-m", "luminate", "migrate"],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
 
     def token(self, tenant: str, scopes: str = "read,write", ttl_s: int = 3600) -> str:
         return create_token(TEST_SECRET, tenant=tenant, scopes=scopes.split(","), ttl_s=ttl_s)
