@@ -1,92 +1,46 @@
-"""Hardening of the served API, seen from outside: RS256/ES256 tokens with keys from a JWKS file
-or URL (and their rotation), algorithm confusion refused, security headers on every response,
-CORS only for configured origins, and the request-head limit."""
+"""Tokens verified with keys from a JWKS file, seen from outside: RS256/ES256 beside HS256,
+algorithm confusion and forgeries refused, the file's rotation followed by the served process,
+`token create` with a private key, configuration errors that stop `serve`, and CORS only for
+the configured origins (or any origin, without credentials, for "*")."""
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET
+from tests.e2e.hardening import (
+    ORIGIN,
+    SECURITY_HEADERS,
+    TIMEOUT_S,
+    assert_error,
+    claims,
+    cors_headers,
+    get_metrics,
+    preflight,
+    start,
+)
 from tests.e2e.server import LuminateProcess, free_port
 from tests.unit.test_jwks import (
     EC_A,
-    EC_B,
     RSA_A,
     RSA_B,
-    JwksServer,
     SigningKey,
-    document,
     ec_key,
     write_jwks,
 )
 from tests.unit.test_tokens import b64, hmac_forged
 
-TIMEOUT_S = 30.0
-ORIGIN = "https://app.example"
 PORT_ORIGIN = "https://admin.example:8443"
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
-    "cross-origin-resource-policy": "same-origin",
-}
 EXPOSED = "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id"
-HEAD_LIMIT = 16 * 1024  # the default LUMINATE_HTTP_MAX_HEADER_BYTES
-
-
-def claims(tenant: str | None = None, **over: Any) -> dict[str, Any]:
-    c: dict[str, Any] = {
-        "tenant_id": tenant or f"hard-{uuid.uuid4().hex[:12]}",
-        "scopes": ["read", "write"],
-        "exp": int(time.time()) + 600,
-    }
-    c.update(over)
-    return c
-
-
-def get_metrics(proc: LuminateProcess, token: str, **headers: str) -> httpx.Response:
-    return httpx.get(
-        f"{proc.url}/api/v1/metrics",
-        headers={"Authorization": f"Bearer {token}", **headers},
-        timeout=TIMEOUT_S,
-    )
-
-
-def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code, body
-    error: dict[str, Any] = body["error"]
-    return error
-
-
-def eventually(check: Callable[[], bool], timeout_s: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return check()
-
-
-def start(base: Path, **env: str) -> LuminateProcess:
-    return LuminateProcess(data_dir=base / "data", log_path=base / "server.log", env_extra=env)
 
 
 # -- servers ------------------------------------------------------------------------------------
@@ -110,32 +64,6 @@ def file_server(
         LUMINATE_JWT_JWKS_FILE=str(jwks_file),
         LUMINATE_CORS_ALLOWED_ORIGINS=f"{ORIGIN},{PORT_ORIGIN}",
         LUMINATE_CORS_MAX_AGE_SECONDS="123",
-    )
-    try:
-        yield proc.start()
-    finally:
-        proc.kill()
-
-
-@pytest.fixture(scope="module")
-def jwks_endpoint() -> Iterator[JwksServer]:
-    server = JwksServer(document(RSA_A.jwk(), EC_A.jwk()))
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def url_server(
-    tmp_path_factory: pytest.TempPathFactory, jwks_endpoint: JwksServer
-) -> Iterator[LuminateProcess]:
-    """RS256/ES256 only (no HS secret at all), keys from a JWKS URL cached for 5 minutes: new
-    keys arrive only through the early refetch for an unknown kid."""
-    proc = start(
-        tmp_path_factory.mktemp("url-server"),
-        JWT_SECRET="",
-        LUMINATE_JWT_ALGORITHMS="RS256,ES256",
-        LUMINATE_JWT_JWKS_URL=jwks_endpoint.url,
-        LUMINATE_JWT_JWKS_CACHE_SECONDS="300",
     )
     try:
         yield proc.start()
@@ -336,140 +264,7 @@ def test_configuration_errors_stop_serve_with_one_line(
     assert "Traceback" not in out.stderr
 
 
-# -- RS256 / ES256 from a JWKS URL --------------------------------------------------------------
-
-
-@pytest.mark.parametrize("key", [RSA_A, EC_A], ids=lambda k: k.algorithm)
-def test_jwks_url_tokens_are_accepted(url_server: LuminateProcess, key: SigningKey) -> None:
-    assert get_metrics(url_server, key.sign(claims())).status_code == 200
-
-
-def test_without_an_hs_algorithm_hs_tokens_are_refused(url_server: LuminateProcess) -> None:
-    error = assert_error(get_metrics(url_server, url_server.token("acme")), 401, "invalid_token")
-    assert "'HS256' is not accepted" in error["message"]
-
-
-def test_a_key_added_at_the_url_is_fetched_early_for_its_kid(
-    url_server: LuminateProcess, jwks_endpoint: JwksServer
-) -> None:
-    new = EC_B.sign(claims())
-    try:
-        jwks_endpoint.body = document(RSA_A.jwk(), EC_A.jwk(), EC_B.jwk())
-        # The cache lasts 5 minutes; only the unknown kid can bring the new key in.
-        assert eventually(lambda: get_metrics(url_server, new).status_code == 200)
-    finally:
-        jwks_endpoint.body = document(RSA_A.jwk(), EC_A.jwk())
-
-
-def test_unknown_kids_do_not_hammer_the_jwks_server(
-    url_server: LuminateProcess, jwks_endpoint: JwksServer
-) -> None:
-    before = jwks_endpoint.fetches
-    started = time.monotonic()
-    for n in range(40):
-        token = SigningKey(f"made-up-{n}", RSA_B.private, "RS256").sign(claims())
-        error = assert_error(get_metrics(url_server, token), 401, "invalid_token")
-        assert f"'made-up-{n}' is not in the JWKS" in error["message"]
-    elapsed = time.monotonic() - started
-    # At most one early refetch per cooldown (5 s), plus one already due.
-    assert jwks_endpoint.fetches - before <= 2 + int(elapsed / 5)
-
-
-def test_removed_keys_stop_and_failed_fetches_keep_the_last_good_keys(
-    tmp_path: Path,
-) -> None:
-    endpoint = JwksServer(document(RSA_A.jwk(), EC_A.jwk()))
-    proc = start(
-        tmp_path,
-        LUMINATE_JWT_ALGORITHMS="RS256,ES256",
-        LUMINATE_JWT_JWKS_URL=endpoint.url,
-        LUMINATE_JWT_JWKS_CACHE_SECONDS="1",
-    )
-    try:
-        proc.start()
-        rsa, ec = RSA_A.sign(claims()), EC_A.sign(claims())
-        assert get_metrics(proc, ec).status_code == 200
-        endpoint.body = document(RSA_A.jwk())
-        assert eventually(lambda: get_metrics(proc, ec).status_code == 401)
-        assert get_metrics(proc, rsa).status_code == 200
-
-        endpoint.status = 503
-        fetches = endpoint.fetches
-        # Every request in these seconds is verified with the kept keys while fetches fail.
-        deadline = time.monotonic() + 15
-        while endpoint.fetches < fetches + 2 and time.monotonic() < deadline:
-            assert get_metrics(proc, rsa).status_code == 200
-            time.sleep(0.2)
-        assert endpoint.fetches >= fetches + 2
-        assert get_metrics(proc, rsa).status_code == 200
-        assert "JWKS fetch failed; keeping the last good keys" in proc.log_path.read_text()
-    finally:
-        proc.kill()
-        endpoint.close()
-
-
-# -- security headers ---------------------------------------------------------------------------
-
-
-def _requests(server: LuminateProcess) -> list[tuple[str, httpx.Response]]:
-    token = server.token(f"hard-{uuid.uuid4().hex[:12]}", "read")
-    auth = {"Authorization": f"Bearer {token}"}
-    url = server.url
-    return [
-        ("api-200", httpx.get(f"{url}/api/v1/metrics", headers=auth, timeout=TIMEOUT_S)),
-        ("api-401", httpx.get(f"{url}/api/v1/metrics", timeout=TIMEOUT_S)),
-        ("api-400", httpx.post(f"{url}/api/v1/query", headers=auth, content=b"{", timeout=30)),
-        ("api-404", httpx.get(f"{url}/api/v1/nothing", timeout=TIMEOUT_S)),
-        ("api-405", httpx.put(f"{url}/api/v1/write", timeout=TIMEOUT_S)),
-        ("healthz", httpx.get(f"{url}/healthz", timeout=TIMEOUT_S)),
-        ("readyz", httpx.get(f"{url}/readyz", timeout=TIMEOUT_S)),
-        ("metrics", httpx.get(f"{url}/metrics", timeout=TIMEOUT_S)),
-        ("root-404", httpx.get(f"{url}/", timeout=TIMEOUT_S)),
-        ("431", httpx.get(f"{url}/healthz", headers={"X-Big": "a" * 20_000}, timeout=30)),
-    ]
-
-
-def test_every_response_carries_the_security_headers(server: LuminateProcess) -> None:
-    for name, resp in _requests(server):
-        for header, value in SECURITY_HEADERS.items():
-            assert resp.headers.get(header) == value, (name, header, resp.headers)
-        api = name.startswith("api")
-        assert (resp.headers.get("cache-control") == "no-store") is api, (name, resp.headers)
-
-
 # -- CORS ---------------------------------------------------------------------------------------
-
-
-def preflight(
-    server: LuminateProcess,
-    origin: str,
-    method: str = "POST",
-    headers: str = "authorization, content-type",
-    path: str = "/api/v1/write",
-) -> httpx.Response:
-    return httpx.options(
-        server.url + path,
-        headers={
-            "Origin": origin,
-            "Access-Control-Request-Method": method,
-            "Access-Control-Request-Headers": headers,
-        },
-        timeout=TIMEOUT_S,
-    )
-
-
-def cors_headers(resp: httpx.Response) -> dict[str, str]:
-    return {k: v for k, v in resp.headers.items() if k.startswith("access-control-")}
-
-
-def test_cors_is_off_by_default(server: LuminateProcess) -> None:
-    resp = preflight(server, ORIGIN)
-    assert_error(resp, 405, "method_not_allowed")
-    assert cors_headers(resp) == {}
-    token = server.token(f"hard-{uuid.uuid4().hex[:12]}", "read")
-    resp = get_metrics(server, token, Origin=ORIGIN)
-    assert resp.status_code == 200
-    assert cors_headers(resp) == {}
 
 
 @pytest.mark.parametrize("origin", [ORIGIN, PORT_ORIGIN])
@@ -553,82 +348,3 @@ def test_a_star_allows_any_origin_without_credentials(star_server: LuminateProce
         "access-control-expose-headers": EXPOSED,
     }
     assert_error(preflight(star_server, "https://anyone.example", "PUT"), 400, "cors_not_allowed")
-
-
-# -- the request-head limit ---------------------------------------------------------------------
-
-
-def head_of(server: LuminateProcess, size: int) -> bytes:
-    """A complete GET /healthz head of exactly `size` bytes."""
-    start = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nConnection: close\r\n"
-    fixed = len(start) + len("X-Fill: \r\n\r\n")
-    return f"{start}X-Fill: {'a' * (size - fixed)}\r\n\r\n".encode()
-
-
-def exchange(port: int, data: bytes, timeout_s: float = 20.0) -> tuple[int, dict[str, Any] | None]:
-    """Send `data`, read until the server closes: the status (0 when the server reset the
-    connection before an answer could be read) and the JSON body, if any."""
-    received = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
-        try:
-            sock.sendall(data)
-            while chunk := sock.recv(65536):
-                received += chunk
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-    if not received:
-        return 0, None
-    head, _, body = received.partition(b"\r\n\r\n")
-    status = int(head.split(b" ")[1])
-    is_json = b"application/json" in head.lower()
-    return status, json.loads(body) if is_json else None
-
-
-def test_a_head_at_the_limit_passes_and_one_byte_more_gets_431(server: LuminateProcess) -> None:
-    assert len(head_of(server, HEAD_LIMIT)) == HEAD_LIMIT
-    assert exchange(server.port, head_of(server, HEAD_LIMIT))[0] == 200
-    status, body = exchange(server.port, head_of(server, HEAD_LIMIT + 1))
-    assert status == 431
-    assert body is not None
-    assert body["error"]["code"] == "headers_too_large"
-    assert "LUMINATE_HTTP_MAX_HEADER_BYTES" in body["error"]["message"]
-    assert body["error"]["details"] == {
-        "limit_bytes": HEAD_LIMIT,
-        "setting": "LUMINATE_HTTP_MAX_HEADER_BYTES",
-        "size_bytes": HEAD_LIMIT + 1,
-    }
-
-
-def test_oversized_heads_get_431_until_the_server_cuts_them_off(server: LuminateProcess) -> None:
-    status, body = exchange(server.port, head_of(server, 3 * HEAD_LIMIT))
-    assert status == 431
-    assert body is not None
-    assert body["error"]["code"] == "headers_too_large"
-    # Far past the limit the HTTP server refuses the head itself (400, or a reset when the
-    # connection closes with our unread bytes), before it is complete.
-    status, body = exchange(server.port, head_of(server, 1024 * 1024))
-    assert status in (400, 0)
-    assert httpx.get(f"{server.url}/healthz", timeout=TIMEOUT_S).status_code == 200
-
-
-def test_a_gigantic_unfinished_head_is_cut_off_not_buffered(server: LuminateProcess) -> None:
-    """A 1 MB head that never ends: the server answers and closes without waiting for the end
-    (a server that buffered heads of any size would wait here forever)."""
-    line = b"X-Fill: " + b"a" * 1000 + b"\r\n"
-    sent = 0
-    closed = False
-    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        try:
-            while sent < 1024 * 1024:
-                sock.sendall(line * 16)
-                sent += len(line) * 16
-                if select.select([sock], [], [], 0.01)[0]:
-                    break
-            answer = sock.recv(65536)
-        except (BrokenPipeError, ConnectionResetError):
-            closed = True
-            answer = b""
-    assert closed or answer.startswith(b"HTTP/1.1 400") or answer == b""
-    assert sent < 1024 * 1024, "the server read a whole megabyte of head"
-    assert httpx.get(f"{server.url}/healthz", timeout=TIMEOUT_S).status_code == 200

@@ -1,0 +1,219 @@
+"""Probes of the error-code table: a `Probe` is one request and the status, top-level code and
+per-point codes it must produce; with it, the headers (tokens), preconditions and bodies that
+probes are built from, and the loaded server the query-timeout probe runs on."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from luminate.auth.tokens import create_token
+from luminate.ingest.points import PointErrorCode
+from tests.conftest import TEST_SECRET
+from tests.e2e.bodies import SMALL_BODY_LIMIT, TINY_TIER
+from tests.e2e.server import LuminateProcess
+
+TIMEOUT_S = 120.0
+DAY_MS = 86_400_000
+
+Observed = set[tuple[str, str]]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_tenant() -> str:
+    return f"codes-{uuid.uuid4().hex[:12]}"
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def point(**over: Any) -> dict[str, Any]:
+    return {"name": "probe", "timestamp": now_ms() - 1000, "value": 1.0, **over}
+
+
+def write_body(*points: dict[str, Any]) -> bytes:
+    return dumps({"metrics": list(points)})
+
+
+def query_body(**over: Any) -> bytes:
+    body = {"queryType": "range", "metricName": "probe", "timeRange": {"relative": "1h"}}
+    body.update(over)
+    return dumps(body)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The shared server, holding a high-cardinality tenant and a one-point tenant."""
+
+    proc: LuminateProcess
+    tenant: str
+    start_ms: int
+    small_tenant: str
+    small_value: float
+
+
+Headers = Callable[[LuminateProcess, str], dict[str, str]]
+
+
+def token(scopes: str = "read,write,admin") -> Headers:
+    return lambda proc, tenant: proc.headers(tenant, scopes)
+
+
+def tiny(scopes: str = "read,write") -> Headers:
+    """A token of the `limited` server's tier of tiny limits."""
+
+    def make(proc: LuminateProcess, tenant: str) -> dict[str, str]:
+        t = create_token(
+            TEST_SECRET,
+            tenant=tenant,
+            scopes=scopes.split(","),
+            ttl_s=3600,
+            extra={"tier": TINY_TIER},
+        )
+        return {"Authorization": f"Bearer {t}"}
+
+    return make
+
+
+Before = Callable[[LuminateProcess, dict[str, str]], contextlib.AbstractContextManager[None]]
+
+
+@contextlib.contextmanager
+def stored_points(proc: LuminateProcess, headers: dict[str, str]) -> Iterator[None]:
+    """Three stored points of `probe`, so a query reads more than one row."""
+    body = write_body(point(value=1.0), point(value=2.0), point(value=3.0))
+    resp = httpx.post(proc.url + "/api/v1/write", headers=headers, content=body, timeout=TIMEOUT_S)
+    assert resp.status_code == 200, resp.text
+    yield
+
+
+@contextlib.contextmanager
+def query_in_flight(proc: LuminateProcess, headers: dict[str, str]) -> Iterator[None]:
+    """A query of the same tenant that holds its slot: its body arrives only after the probe."""
+    head = (
+        f"POST /api/v1/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {headers['Authorization']}\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(head + b"{")
+        time.sleep(0.5)  # the server has authorized it and waits for the rest of the body
+        yield
+
+
+def no_token(proc: LuminateProcess, tenant: str) -> dict[str, str]:
+    return {}
+
+
+def garbage_token(proc: LuminateProcess, tenant: str) -> dict[str, str]:
+    return {"Authorization": "Bearer not.a.token"}
+
+
+def expired_token(proc: LuminateProcess, tenant: str) -> dict[str, str]:
+    expired = create_token(TEST_SECRET, tenant=tenant, scopes=["read"], ttl_s=-3600)
+    return {"Authorization": f"Bearer {expired}"}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request and the status, top-level code and per-point codes it must produce.
+
+    `bodies` are tried in order until one answers `status` (only the timeout probe has more
+    than one: it depends on the engine being slower than 1 ms)."""
+
+    id: str
+    method: str
+    path: str
+    status: int
+    code: str | None
+    bodies: tuple[Callable[[], bytes], ...] = ()
+    point_codes: tuple[str, ...] = ()
+    headers: Headers = field(default=token())
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    on_loaded: bool = False
+    before: Before | None = None
+
+    def expected(self) -> Observed:
+        out: Observed = {("point", c) for c in self.point_codes}
+        if self.code is not None:
+            out.add(("error", self.code))
+        return out
+
+    def send(self, limited: LuminateProcess, loaded: Loaded | None) -> httpx.Response:
+        if self.on_loaded:
+            assert loaded is not None
+            proc, tenant = loaded.proc, loaded.tenant
+        else:
+            proc, tenant = limited, new_tenant()
+        bodies: list[Callable[[], bytes] | None] = list(self.bodies) or [None]
+        headers = self.headers(proc, tenant)
+        resp: httpx.Response | None = None
+        with self.before(proc, headers) if self.before else contextlib.nullcontext():
+            for make in bodies:
+                resp = httpx.request(
+                    self.method,
+                    proc.url + self.path,
+                    headers={**headers, **self.extra_headers},
+                    params=self.params,
+                    content=make() if make is not None else None,
+                    timeout=TIMEOUT_S,
+                )
+                if resp.status_code == self.status:
+                    break
+        assert resp is not None
+        return resp
+
+
+def every_point_code_batch() -> bytes:
+    """One valid point, then one point per PointErrorCode, in declaration order."""
+    bad: dict[PointErrorCode, dict[str, Any] | bytes] = {
+        PointErrorCode.INVALID_METRIC_NAME: point(name="1probe"),
+        PointErrorCode.INVALID_DIMENSION_KEY: point(dimensions={"1key": "v"}),
+        PointErrorCode.INVALID_DIMENSION_VALUE: point(dimensions={"key": ""}),
+        PointErrorCode.TOO_MANY_DIMENSIONS: point(dimensions={f"k{i}": "v" for i in range(21)}),
+        PointErrorCode.NON_FINITE_VALUE: b'{"name":"probe","timestamp":%d,"value":1e999}'
+        % (now_ms() - 1000),
+        PointErrorCode.INVALID_TIMESTAMP: point(timestamp="2026-01-01T00:00:00"),
+        PointErrorCode.TIMESTAMP_TOO_OLD: point(timestamp=now_ms() - 8 * DAY_MS),
+        PointErrorCode.TIMESTAMP_IN_FUTURE: point(timestamp=now_ms() + 2 * 3_600_000),
+        PointErrorCode.INVALID_POINT: point(value="1.0"),
+    }
+    assert set(bad) == set(PointErrorCode) - SERIES_CODES
+    parts = [dumps(point(value=2.0))]
+    for code in PointErrorCode:
+        if code in SERIES_CODES:
+            continue
+        p = bad[code]
+        parts.append(p if isinstance(p, bytes) else dumps(p))
+    return b'{"metrics":[' + b",".join(parts) + b"]}"
+
+
+SERIES_CODES = {PointErrorCode.SERIES_LIMIT_EXCEEDED, PointErrorCode.METRIC_SERIES_LIMIT_EXCEEDED}
+
+
+def series_over_limits() -> bytes:
+    """For the tiny tier (2 series, 1 per metric): a series, a second series of the same metric,
+    a series of another metric, and a fourth series past the tenant's limit."""
+    return write_body(
+        point(),
+        point(dimensions={"k": "second"}),
+        point(name="other"),
+        point(name="third"),
+    )
+
+
+def over_limit() -> bytes:
+    body = write_body(point())
+    return body[:-1] + b" " * (SMALL_BODY_LIMIT + 1 - len(body)) + b"}"
