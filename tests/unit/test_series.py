@@ -105,3 +105,15 @@ def test_each_window_starts_a_new_count() -> None:
     assert second is not first
     assert second.estimate() == 0
     assert limiter.peek("other", 1.0) is None
+
+
+def test_trackers_of_tenants_that_stopped_writing_are_dropped() -> None:
+    limiter = SeriesLimiter(window_s=60)
+    limiter.tenant("gone", 0.0)
+    limiter.tenant("steady", 30.0)
+    assert len(limiter) == 2
+    # A new tracker after a window has passed sweeps the ones whose window ended.
+    limiter.tenant("new", 70.0)
+    assert len(limiter) == 2
+    assert limiter.peek("gone", 70.0) is None
+    assert limiter.peek("steady", 70.0) is not None

@@ -195,10 +195,12 @@ class SeriesLimiter:
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self._tenants: dict[str, TenantSeries] = {}
+        self._swept = 0.0
 
     def tenant(self, tenant: str, now: float) -> TenantSeries:
-        current = self._tenants.get(tenant)
-        if current is None or now - current.started >= self.window_s:
+        current = self.peek(tenant, now)
+        if current is None:
+            self._sweep(now)
             current = self._tenants[tenant] = TenantSeries(now)
         return current
 
@@ -207,3 +209,15 @@ class SeriesLimiter:
         if current is None or now - current.started >= self.window_s:
             return None
         return current
+
+    def _sweep(self, now: float) -> None:
+        """Drops trackers whose window ended (tenants that stopped writing), at most once per
+        window, so their sketches and filters do not stay in memory for good."""
+        if now - self._swept < self.window_s:
+            return
+        self._swept = now
+        for name in [n for n, t in self._tenants.items() if now - t.started >= self.window_s]:
+            del self._tenants[name]
+
+    def __len__(self) -> int:
+        return len(self._tenants)
