@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 from clickhouse_driver import Client
-from tests.clickhouse.harness import Cluster
 
 from bench.generate import DataSet, _names, columns
 from bench.ingest import ingest
 from bench.query import measure, stored_points
 from bench.server import running
+from tests.clickhouse.harness import Cluster
 
 DATABASE = "bench"
 TENANT = "raw-driver"  # apart from the tenant Luminate writes as

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+
 from tests.e2e.load import Outcome, Plan, drive
 from tests.e2e.server import LuminateProcess
 

@@ -16,9 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.e2e.server import free_port
-
 from luminate.auth.tokens import create_token
+from testbed.net import free_port
 
 HOST = "127.0.0.1"
 TENANT = "bench"

@@ -5,13 +5,13 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-# Real ClickHouse servers and ZooKeeper for the server and cluster tests (Debian packages).
-scripts/clickhouse-cluster.sh check >/dev/null 2>&1 || scripts/clickhouse-cluster.sh install
+# Every tool the tests run (Debian packages: ClickHouse, ZooKeeper, shellcheck, ...).
+scripts/setup-tools.sh
 # tests/deployment: schemas of the custom resources (npm, pinned) and checkov (its own venv).
 scripts/fetch-crd-schemas.sh
 scripts/setup-checkov.sh
 
-echo "== ruff" && .venv/bin/ruff check src tests bench deployments && .venv/bin/ruff format --check src tests bench deployments
+echo "== ruff" && .venv/bin/ruff check src tests bench deployments testbed && .venv/bin/ruff format --check src tests bench deployments testbed
 echo "== mypy" && .venv/bin/mypy
 echo "== pytest"
 exec .venv/bin/python -m pytest "$@"

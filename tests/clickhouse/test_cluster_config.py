@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from deployments.clickhouse import render
 
+from deployments.clickhouse import render
 from tests.clickhouse.harness import REPO, SCRIPT, Cluster
 
 DEPLOY = REPO / "deployments" / "clickhouse"

@@ -15,7 +15,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from deployments.clickhouse import render
-
 from tests.deployment.app_contract import environment, luminate_containers
 from tests.deployment.manifests import REPO, Manifest, configmap, configmap_data, containers, find
 from tests.deployment.problems import Problem, path

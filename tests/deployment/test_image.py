@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testbed.net import free_port
 from tests.deployment import app_contract, image
 from tests.deployment.manifests import Manifest, find
 from tests.deployment.problems import report
-from tests.e2e.server import LuminateProcess, free_port
+from tests.e2e.server import LuminateProcess
 
 
 def test_the_dockerfile_builds_the_image_the_manifests_expect() -> None:

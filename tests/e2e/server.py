@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from luminate.auth.tokens import create_token
+from testbed.net import free_port
 from tests.conftest import TEST_SECRET
 
 # Servers under test run with tenant limits far above what any test sends, so tests of other
@@ -24,12 +24,6 @@ HIGH_LIMITS = {
     "LUMINATE_RATELIMIT_METRICS_PER_SEC": "1000000000",
     "LUMINATE_RATELIMIT_CONCURRENT_QUERIES": "1000",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

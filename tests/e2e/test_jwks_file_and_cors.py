@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testbed.net import free_port
 from tests.conftest import TEST_SECRET
 from tests.e2e.hardening import (
     ORIGIN,
@@ -28,7 +29,7 @@ from tests.e2e.hardening import (
     preflight,
     start,
 )
-from tests.e2e.server import LuminateProcess, free_port
+from tests.e2e.server import LuminateProcess
 from tests.unit.test_jwks import (
     EC_A,
     RSA_A,

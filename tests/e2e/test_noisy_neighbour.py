@@ -133,7 +133,7 @@ def test_a_noisy_tenant_does_not_hurt_a_quiet_one(proc: LuminateProcess) -> None
 
 def test_the_load_driver_notices_failures(tmp_path: Path) -> None:
     """A driver aimed at a port nobody listens on records failures instead of passing."""
-    from tests.e2e.server import free_port
+    from testbed.net import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     outcome = drive(Plan(url, "nobody", 5, 5, 1, 0.5))

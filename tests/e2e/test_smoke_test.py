@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from luminate.auth.tokens import create_token
-from tests.e2e.server import LuminateProcess, free_port
+from testbed.net import free_port
+from tests.e2e.server import LuminateProcess
 
 StartServer = Callable[..., LuminateProcess]
 
