@@ -1,12 +1,13 @@
 """Test tiers: unit tests never reach an engine. A test that did not declare
-`@pytest.mark.storage` gets an engine connector that fails loudly, so nothing reaches storage
-by accident."""
+`@pytest.mark.storage` (or use a ClickHouse server fixture) gets engine connectors that fail
+loudly, the embedded engine's and the ClickHouse driver's, so nothing reaches storage by
+accident."""
 
 from __future__ import annotations
 
 import pytest
 
-from luminate.storage import embedded
+from luminate.storage import clickhouse, embedded
 
 TEST_SECRET = "test-secret-0123456789-abcdefghijklmnop"
 
@@ -17,14 +18,20 @@ pytest_plugins = ["tests.clickhouse.fixtures"]
 def _no_accidental_storage(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     if request.node.get_closest_marker("storage") or request.node.get_closest_marker("e2e"):
         return
+    if {"clickhouse_single", "clickhouse_cluster"} & set(request.fixturenames):
+        return
 
-    def refuse(path: str) -> None:
+    def refuse(what: object) -> None:
         raise RuntimeError(
-            f"test {request.node.nodeid} opened the storage engine ({path}) without "
+            f"test {request.node.nodeid} opened a storage engine ({what}) without "
             "@pytest.mark.storage"
         )
 
+    def refuse_server(**options: object) -> None:
+        refuse(f"ClickHouse server {options.get('host')}:{options.get('port')}")
+
     monkeypatch.setattr(embedded, "_connect", refuse)
+    monkeypatch.setattr(clickhouse, "_new_client", refuse_server)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -9,45 +9,29 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
 from starlette.routing import Route
 
 from luminate.admin.service import AdminService
 from luminate.auth.jwks import open_key_source
 from luminate.auth.tokens import TokenVerifier, check_algorithms, uses_secret
-from luminate.errors import (
-    ErrorCode,
-    LuminateError,
-    MethodNotAllowed,
-    NotFound,
-    ServiceUnavailable,
-    UnprocessableQuery,
-)
-from luminate.http import api, openapi, probes
+from luminate.health.service import Health
+from luminate.http import api, errors, openapi, probes
+from luminate.http.codec.write import WriteDecoder
 from luminate.http.context import Services
 from luminate.http.middleware import RequestMiddleware
-from luminate.http.responses import JSON, error_response
 from luminate.http.security import HeadLimit, SecurityHeaders, cors_middleware
 from luminate.ingest.batcher import Batcher
-from luminate.ingest.points import PointValidator
 from luminate.ingest.service import WriteService
+from luminate.ingest.validate import PointValidator
 from luminate.limits.config import LimitsTable, TenantLimits
 from luminate.limits.limiter import Limiter
-from luminate.observability.health import Health
+from luminate.model.query import QueryLimits
 from luminate.observability.metrics import Metrics
-from luminate.query.request import QueryLimits
 from luminate.query.service import QueryService
 from luminate.settings import ConfigError, Settings
 from luminate.storage.calls import StorageCalls
 from luminate.storage.compile import Layout
-from luminate.storage.errors import (
-    StorageBudgetExceeded,
-    StorageError,
-    StorageTimeout,
-    StorageUnavailable,
-)
 from luminate.storage.schema import Topology
 from luminate.storage.store import Storage
 
@@ -191,12 +175,7 @@ def create_app(
             *cors_middleware(settings.cors_allowed_origins, settings.cors_max_age_seconds),
             Middleware(HeadLimit, max_bytes=settings.http_max_header_bytes),
         ],
-        exception_handlers={
-            LuminateError: _luminate_error,
-            StorageError: _storage_error,
-            HTTPException: _http_error,
-            Exception: _unexpected,
-        },
+        exception_handlers=errors.HANDLERS,
         lifespan=lifespan,
     )
 
@@ -234,52 +213,9 @@ def _services(
         metrics=metrics,
         verifier=verifier,
         limiter=limiter,
-        writes=WriteService(validator, batcher, metrics, limiter),
+        write_decoder=WriteDecoder(validator),
+        writes=WriteService(batcher, metrics, limiter),
         queries=QueryService(store, calls, limits),
         admin=AdminService(store, calls),
         health=Health(store, metrics, settings.readiness_timeout_ms / 1000, batcher),
     )
-
-
-async def _luminate_error(request: Request, exc: Exception) -> JSON:
-    assert isinstance(exc, LuminateError)
-    return error_response(exc)
-
-
-async def _storage_error(request: Request, exc: Exception) -> JSON:
-    if isinstance(exc, StorageTimeout):
-        return error_response(
-            UnprocessableQuery(f"statement exceeded its time budget and was cancelled: {exc}")
-        )
-    if isinstance(exc, StorageBudgetExceeded):
-        return error_response(
-            UnprocessableQuery(
-                f"statement read more rows than its budget allows: {exc}",
-                code=ErrorCode.TOO_MANY_ROWS_SCANNED,
-            )
-        )
-    if isinstance(exc, StorageUnavailable):
-        return error_response(ServiceUnavailable(f"storage is unavailable: {exc}"))
-    log.error("storage error", extra={"error": str(exc)[:1000]})
-    return error_response(LuminateError("storage failed to answer; see server logs"))
-
-
-async def _http_error(request: Request, exc: Exception) -> JSON:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 405:
-        allow = (exc.headers or {}).get("Allow", "")
-        return error_response(
-            MethodNotAllowed(
-                f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
-                headers={"Allow": allow},
-                details={"allowed": [m.strip() for m in allow.split(",") if m.strip()]},
-            )
-        )
-    if exc.status_code == 404:
-        return error_response(NotFound(f"no endpoint at {request.url.path}"))
-    return error_response(LuminateError(str(exc.detail)))
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSON:
-    log.error("unhandled error", exc_info=exc)
-    return error_response(LuminateError("internal error; see server logs"))

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-from luminate.errors import LuminateError
+from luminate.model.errors import LuminateError
 
 ENV_PREFIX = "LUMINATE_"
 CONFIG_FILE_ENV = "LUMINATE_CONFIG_FILE"

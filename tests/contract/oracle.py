@@ -9,7 +9,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from luminate.storage.store import TenantPoints
+from luminate.model.points import TenantPoints
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from luminate.query.model import Aggregation, Query, QueryType, TimeRange
+from luminate.model.query import Aggregation, Query, QueryType, TimeRange
+from luminate.model.time import now_ms
 from luminate.storage.store import Storage
-from luminate.timestamps import now_ms
 from tests.contract import oracle
 
 DAY = 86_400_000

@@ -7,9 +7,9 @@ from itertools import pairwise
 
 import pytest
 
-from luminate.query.model import Aggregation, Query, QueryType, TimeRange
+from luminate.model.query import Aggregation, Query, QueryType, TimeRange
+from luminate.model.time import now_ms
 from luminate.storage.store import Storage
-from luminate.timestamps import now_ms
 from tests.contract import oracle
 
 SPAN_MS = 3_600_000

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from luminate.query.model import Aggregation, Query, QueryType, TimeRange
+from luminate.model.query import Aggregation, Query, QueryType, TimeRange
+from luminate.model.time import now_ms
 from luminate.storage.errors import TenantScopeViolation
 from luminate.storage.sql import Statement
 from luminate.storage.store import Storage
-from luminate.timestamps import now_ms
 from tests.contract import oracle
 
 START = now_ms() - 600_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gzip
 
-from luminate.ingest.points import PointErrorCode
+from luminate.model.points import PointErrorCode
 from tests.e2e.bodies import SMALL_POINTS_LIMIT
 from tests.e2e.probes import (
     SERIES_CODES,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from luminate.auth.tokens import create_token
-from luminate.ingest.points import PointErrorCode
+from luminate.model.points import PointErrorCode
 from tests.conftest import TEST_SECRET
 from tests.e2e.bodies import SMALL_BODY_LIMIT, TINY_TIER
 from tests.e2e.server import LuminateProcess

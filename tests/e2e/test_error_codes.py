@@ -11,8 +11,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from luminate.errors import ErrorCode
-from luminate.ingest.points import PointErrorCode
+from luminate.model.errors import ErrorCode
+from luminate.model.points import PointErrorCode
 from tests.e2e.probe_table import PROBES
 from tests.e2e.probes import (
     TIMEOUT_S,

@@ -15,10 +15,10 @@ from jsonschema import Draft202012Validator
 from starlette.routing import Route
 
 from luminate.app import ROUTES
-from luminate.errors import ErrorCode
 from luminate.http.openapi import DURATION_PATTERN, build_document
-from luminate.ingest.points import PointErrorCode
-from luminate.timestamps import parse_duration
+from luminate.model.errors import ErrorCode
+from luminate.model.points import PointErrorCode
+from luminate.model.time import parse_duration
 from tests.e2e.bodies import dumps, new_tenant
 from tests.e2e.conformance import (
     QUERY,

@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from luminate.ingest.batcher import Batcher
+from luminate.model.points import TenantPoints
 from luminate.storage.errors import StorageUnavailable
-from luminate.storage.store import TenantPoints
 
 
 def points(tenant: str, n: int) -> TenantPoints:

@@ -7,8 +7,8 @@ import pytest
 import zstandard
 from starlette.requests import Request
 
-from luminate.errors import ErrorCode, LuminateError
 from luminate.http.body import read_body
+from luminate.model.errors import ErrorCode, LuminateError
 
 LIMIT = 1024
 

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from starlette.requests import Request
 
-from luminate.app import _storage_error, _unexpected
+from luminate.http.errors import _storage_error, _unexpected
 from luminate.storage.errors import (
     StorageBudgetExceeded,
     StorageError,

@@ -5,17 +5,19 @@ import random
 import msgspec
 import pytest
 
-from luminate.errors import BadRequest, ErrorCode
-from luminate.ingest.points import PointErrorCode, PointValidator, WriteBody
+from luminate.http.codec.write import WriteBody, WriteDecoder
+from luminate.ingest.validate import PointValidator
+from luminate.model.errors import BadRequest, ErrorCode
+from luminate.model.points import PointErrorCode
 
 NOW = 1_795_600_800_000
 DAY = 86_400_000
 
 
-def validator(**kw: int) -> PointValidator:
+def validator(**kw: int) -> WriteDecoder:
     opts = {"max_age_ms": 7 * DAY, "max_future_ms": 3_600_000, "max_points": 100}
     opts.update(kw)
-    return PointValidator(**opts)
+    return WriteDecoder(PointValidator(**opts))
 
 
 def body(*metrics: object) -> bytes:
@@ -187,5 +189,5 @@ def test_the_fast_path_is_taken_once_names_are_known() -> None:
     v = validator()
     raw = body(ok(), ok(value=2))
     first = v.decode(raw, "t", NOW)
-    assert v._all_valid(msgspec.json.decode(raw, type=WriteBody).metrics, NOW)
+    assert v.validator.all_valid(msgspec.json.decode(raw, type=WriteBody).metrics, NOW)
     assert v.decode(raw, "t", NOW).points == first.points

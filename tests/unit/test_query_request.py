@@ -3,9 +3,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from luminate.errors import BadRequest, ErrorCode
-from luminate.query.model import Aggregation, QueryType, TimeRange
-from luminate.query.request import QueryLimits, decode_query
+from luminate.http.codec.query import decode_query
+from luminate.model.errors import BadRequest, ErrorCode
+from luminate.model.query import Aggregation, QueryLimits, QueryType, TimeRange
 
 NOW = 1_795_600_800_000
 LIMITS = QueryLimits(

@@ -1,13 +1,22 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from luminate.query.model import Aggregation, Query, QueryType, TimeRange
+from luminate.model.query import Aggregation, Query, QueryType, TimeRange
+from luminate.storage import schema
 from luminate.storage.compile import Layout, compile_query
 from luminate.storage.errors import TenantScopeViolation
-from luminate.storage.sql import Statement, check_tenant_scoped, ident, quote
+from luminate.storage.sql import (
+    Statement,
+    SystemStatement,
+    Table,
+    check_tenant_scoped,
+    ident,
+    quote,
+)
 
 ALL_QUERIES = [
     Query(QueryType.RANGE, "m", TimeRange(0, 10), filters=(("k", "v"),)),
@@ -96,3 +105,72 @@ def test_ident_accepts_only_names() -> None:
     assert ident("dim__customer_id") == "`dim__customer_id`"
     with pytest.raises(ValueError, match="not an identifier"):
         ident("x`; DROP TABLE samples")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count() FROM samples_local",
+        "SELECT count() FROM luminate.samples_local WHERE metric_name = 'm'",
+        "SELECT 1 FROM retention_policies_local WHERE 1",
+        "ALTER TABLE luminate.samples_local ON CLUSTER c DELETE WHERE metric_name = 'm'",
+    ],
+)
+def test_failsafe_refuses_local_tables_without_the_tenant(sql: str) -> None:
+    with pytest.raises(TenantScopeViolation):
+        Statement(sql, "acme")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count() FROM samples",
+        "SELECT * FROM luminate.samples_local WHERE tenant_id = 'acme'",
+        "SELECT name FROM system.columns UNION ALL SELECT metric_name FROM samples",
+        "ALTER TABLE samples_local DELETE WHERE 1",
+        "ALTER TABLE samples_local FREEZE",
+        "ALTER TABLE samples_local DROP PARTITION 20261125",
+        "ALTER TABLE samples_local ADD COLUMN x String MATERIALIZED (SELECT 1)",
+        "INSERT INTO samples SELECT * FROM samples",
+        "CREATE TABLE stolen ENGINE = Memory AS SELECT * FROM samples",
+        "SELECT DISTINCT metric_name FROM samples ORDER BY tenant_id",
+    ],
+)
+def test_system_statements_never_read_or_change_tenant_rows(sql: str) -> None:
+    with pytest.raises(TenantScopeViolation):
+        SystemStatement(sql)
+
+
+def test_system_statements_allow_schema_catalog_and_tenant_ids() -> None:
+    caps = [schema.Capabilities((18, 16, 1)), schema.Capabilities((26, 9))]
+    topologies = [schema.Topology(), schema.Topology("luminate", "luminate_cluster")]
+    layout = Layout(frozenset({"customer_id"}))
+    for c in caps:
+        for topo in topologies:
+            ddl = schema.base_migrations(c, topo, fsync=True)
+            ddl += schema.add_promoted(c, topo, layout, set(), set())
+            ddl.append(schema.existing_columns(topo))
+            assert len(ddl) >= 4
+            for sql in ddl:
+                SystemStatement(sql)
+    SystemStatement("SELECT version()")
+    SystemStatement("SELECT count() FROM system.mutations WHERE table = 'samples_local'")
+    ids = SystemStatement.tenant_ids(Table.RETENTION)
+    assert ids.sql == "SELECT DISTINCT tenant_id FROM retention_policies ORDER BY tenant_id"
+
+
+def test_unit_tests_cannot_reach_a_clickhouse_server() -> None:
+    from luminate.storage.clickhouse import ClickHouseEngine
+    from luminate.storage.errors import StorageError
+
+    # The tripwire in tests/conftest.py answers before any socket is opened.
+    with pytest.raises((RuntimeError, StorageError), match=r"without @pytest\.mark\.storage"):
+        ClickHouseEngine([("127.0.0.1", 9)], database="d", user="u", password="")
+
+
+def test_unit_tests_cannot_open_the_embedded_engine(tmp_path: Path) -> None:
+    from luminate.storage.embedded import EmbeddedEngine
+    from luminate.storage.errors import StorageError
+
+    with pytest.raises((RuntimeError, StorageError), match=r"without @pytest\.mark\.storage"):
+        EmbeddedEngine(str(tmp_path / "data"))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from luminate.timestamps import parse_duration, parse_time
+from luminate.model.time import parse_duration, parse_time
 
 
 @pytest.mark.parametrize(

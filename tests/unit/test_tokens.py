@@ -13,7 +13,7 @@ import pytest
 
 from luminate.auth.jwks import FileKeySource
 from luminate.auth.tokens import Scope, TokenVerifier, create_token, load_signing_key
-from luminate.errors import ErrorCode, Forbidden, Unauthorized
+from luminate.model.errors import ErrorCode, Forbidden, Unauthorized
 from tests.unit.test_jwks import EC_A, EC_B, RSA_A, RSA_B, SigningKey, ec_key, write_jwks
 
 SECRET = "k" * 64

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from luminate.auth.jwks import KEY_TYPES, KeySource
-from luminate.errors import ErrorCode, Forbidden, Unauthorized
+from luminate.model.errors import ErrorCode, Forbidden, Unauthorized
 
 TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 MIN_SECRET_BYTES = 32

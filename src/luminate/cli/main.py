@@ -10,10 +10,10 @@ import msgspec
 
 from luminate import __version__
 from luminate.cli import smoke
-from luminate.errors import LuminateError
+from luminate.model.errors import LuminateError
+from luminate.model.time import parse_duration
 from luminate.settings import ConfigError, Settings, load_settings
 from luminate.storage.errors import StorageError
-from luminate.timestamps import parse_duration
 
 
 def main(argv: Sequence[str] | None = None) -> int:

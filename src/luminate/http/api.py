@@ -1,23 +1,29 @@
 """Tenant-facing endpoints. Each handler: decode -> authorize -> limit -> call a service ->
-encode."""
+encode. Decoding and encoding live in `http.codec`; errors become responses in `http.errors`."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+import msgspec
 from starlette.requests import Request
 
 from luminate.auth.tokens import Principal, Scope
-from luminate.errors import BadRequest, ErrorCode
 from luminate.http.body import read_body
+from luminate.http.codec import admin as admin_codec
+from luminate.http.codec import catalog
+from luminate.http.codec.query import decode_query, encode_result, time_value, window
+from luminate.http.codec.write import WriteResponse
 from luminate.http.context import authorize, services, tenant_for
+from luminate.http.errors import all_rejected
 from luminate.http.responses import JSON
 from luminate.limits.config import TenantLimits
 from luminate.limits.limiter import Limit
-from luminate.query.model import TimeRange
-from luminate.query.request import check_dimension_key, check_metric_name, time_value, window
+from luminate.model.errors import BadRequest, ErrorCode
+from luminate.model.names import check_dimension_key, check_metric_name
+from luminate.model.query import TimeRange
+from luminate.model.time import now_ms
 
 MAX_DISCOVERY_LIMIT = 10_000
 
@@ -36,28 +42,21 @@ async def write(request: Request) -> JSON:
     limits = _limits(request, principal, tenant)
     decision = svc.limiter.request(tenant, limits, Limit.WRITE_RPS)
     body = await read_body(request, svc.settings.write_max_body_bytes)
-    status, result = await svc.writes.write(tenant, body, limits)
+    try:
+        checked = svc.write_decoder.decode(body, tenant, now_ms())
+    except BadRequest as exc:
+        svc.writes.refused_body(exc.code)
+        raise
+    outcome = await svc.writes.write(tenant, checked, limits)
     headers = decision.headers()
-    if status == 400:
-        return JSON(
-            {
-                "accepted": result.accepted,
-                "rejected": result.rejected,
-                "errors": result.errors,
-                "error": {
-                    "code": ErrorCode.ALL_POINTS_REJECTED.value,
-                    "message": f"all {result.rejected} points were rejected; see errors",
-                    "details": {},
-                },
-            },
-            status_code=400,
-            headers=headers,
-        )
-    return JSON(result, status_code=status, headers=headers)
+    if outcome.accepted == 0:
+        return all_rejected(outcome, headers)
+    status = 200 if outcome.rejected == 0 else 207
+    return JSON(WriteResponse.of(outcome), status_code=status, headers=headers)
 
 
 async def _read(
-    request: Request, run: Callable[[str, TenantLimits], Awaitable[dict[str, Any]]]
+    request: Request, run: Callable[[str, TenantLimits], Awaitable[msgspec.Struct]]
 ) -> JSON:
     """The read endpoints' shared gate: scope, the tenant's query rate, one concurrency slot."""
     principal = authorize(request, Scope.READ)
@@ -74,13 +73,13 @@ async def query(request: Request) -> JSON:
     svc = services(request)
     started = time.perf_counter()
 
-    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
+    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
         body = await read_body(
             request, svc.settings.query_max_body_bytes, "LUMINATE_QUERY_MAX_BODY_BYTES"
         )
-        out = await svc.queries.query(tenant, body, limits)
-        out["executionTimeMs"] = round((time.perf_counter() - started) * 1000, 3)
-        return out
+        q = decode_query(body, svc.queries.budget(limits), now_ms())
+        result = await svc.queries.query(tenant, q)
+        return encode_result(q, result, round((time.perf_counter() - started) * 1000, 3))
 
     return await _read(request, run)
 
@@ -92,7 +91,7 @@ def _window(request: Request) -> TimeRange | None:
         return None
     return window(
         start if start is not None else 0,
-        end if end is not None else str(time.time_ns() // 1_000_000 + 1),
+        end if end is not None else str(now_ms() + 1),
     )
 
 
@@ -111,8 +110,9 @@ def _limit(request: Request, default: int) -> int:
 async def list_metrics(request: Request) -> JSON:
     svc = services(request)
 
-    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
-        return await svc.queries.metrics(tenant, _window(request), _limit(request, 1000))
+    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
+        rows, truncated = await svc.queries.metrics(tenant, _window(request), _limit(request, 1000))
+        return catalog.metric_list(rows, truncated)
 
     return await _read(request, run)
 
@@ -121,10 +121,11 @@ async def list_dimensions(request: Request) -> JSON:
     svc = services(request)
     metric = check_metric_name(request.path_params["name"])
 
-    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
-        return await svc.queries.dimension_keys(
+    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
+        rows, truncated = await svc.queries.dimension_keys(
             tenant, metric, _window(request), _limit(request, 1000)
         )
+        return catalog.dimension_list(metric, rows, truncated)
 
     return await _read(request, run)
 
@@ -134,10 +135,11 @@ async def list_dimension_values(request: Request) -> JSON:
     metric = check_metric_name(request.path_params["name"])
     key = check_dimension_key(request.path_params["key"], ErrorCode.INVALID_PARAMETER)
 
-    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
-        return await svc.queries.dimension_values(
+    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
+        rows, truncated = await svc.queries.dimension_values(
             tenant, metric, key, _window(request), _limit(request, 100)
         )
+        return catalog.value_list(metric, key, rows, truncated)
 
     return await _read(request, run)
 
@@ -145,15 +147,15 @@ async def list_dimension_values(request: Request) -> JSON:
 async def cardinality(request: Request) -> JSON:
     svc = services(request)
 
-    async def run(tenant: str, limits: TenantLimits) -> dict[str, Any]:
-        out = await svc.queries.cardinality(tenant, _window(request), _limit(request, 10))
+    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
+        c = await svc.queries.cardinality(tenant, _window(request), _limit(request, 10))
         tracked = svc.limiter.series.peek(tenant, time.monotonic())
-        out["limits"] = {
-            "maxSeries": limits.max_series,
-            "maxSeriesPerMetric": limits.max_series_per_metric,
-            "estimatedActiveSeries": tracked.estimate() if tracked else 0,
-        }
-        return out
+        series = catalog.SeriesLimits(
+            limits.max_series,
+            limits.max_series_per_metric,
+            tracked.estimate() if tracked else 0,
+        )
+        return catalog.cardinality(c, series)
 
     return await _read(request, run)
 
@@ -172,12 +174,17 @@ async def set_retention(request: Request) -> JSON:
     body = await read_body(
         request, svc.settings.query_max_body_bytes, "LUMINATE_QUERY_MAX_BODY_BYTES"
     )
-    return JSON(await svc.admin.set_retention(tenant_for(request, principal), body))
+    tenant = tenant_for(request, principal)
+    req = admin_codec.decode_retention(body)
+    metric = check_metric_name(req.metric_name) if req.metric_name is not None else None
+    await svc.admin.set_retention(tenant, metric, req.days)
+    return JSON(admin_codec.RetentionSet(tenant, metric, req.days, applied=True))
 
 
 async def get_retention(request: Request) -> JSON:
     principal = authorize(request, Scope.ADMIN)
-    return JSON(await services(request).admin.retention(tenant_for(request, principal)))
+    tenant = tenant_for(request, principal)
+    return JSON(admin_codec.policies(tenant, await services(request).admin.retention(tenant)))
 
 
 async def delete_metric(request: Request) -> JSON:
@@ -190,4 +197,5 @@ async def delete_metric(request: Request) -> JSON:
             "?before=<time> is required (epoch ms or RFC 3339)", code=ErrorCode.MISSING_FIELD
         )
     before_ms = time_value(before, "before")
-    return JSON(await services(request).admin.delete(tenant, metric, before_ms))
+    await services(request).admin.delete(tenant, metric, before_ms)
+    return JSON(admin_codec.Deleted(tenant, metric, before_ms))

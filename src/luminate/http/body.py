@@ -8,7 +8,7 @@ import zlib
 import zstandard
 from starlette.requests import Request
 
-from luminate.errors import BadRequest, ErrorCode, PayloadTooLarge, UnsupportedMediaType
+from luminate.model.errors import BadRequest, ErrorCode, PayloadTooLarge, UnsupportedMediaType
 
 _CHUNK = 64 * 1024
 

@@ -8,10 +8,11 @@ from starlette.requests import Request
 
 from luminate.admin.service import AdminService
 from luminate.auth.tokens import TENANT, Principal, Scope, TokenVerifier
-from luminate.errors import BadRequest, ErrorCode, Forbidden
+from luminate.health.service import Health
+from luminate.http.codec.write import WriteDecoder
 from luminate.ingest.service import WriteService
 from luminate.limits.limiter import Limiter
-from luminate.observability.health import Health
+from luminate.model.errors import BadRequest, ErrorCode, Forbidden
 from luminate.observability.metrics import Metrics
 from luminate.query.service import QueryService
 from luminate.settings import Settings
@@ -23,6 +24,7 @@ class Services:
     metrics: Metrics
     verifier: TokenVerifier
     limiter: Limiter
+    write_decoder: WriteDecoder
     writes: WriteService
     queries: QueryService
     admin: AdminService

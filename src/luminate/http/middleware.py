@@ -9,8 +9,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from luminate.errors import LuminateError
-from luminate.http.responses import error_response
+from luminate.http.errors import unexpected
 from luminate.observability.logging import request_id
 from luminate.observability.metrics import Metrics
 
@@ -56,10 +55,7 @@ class RequestMiddleware:
                 # still carries the request id and passes the outer (security) middleware.
                 if responded:
                     raise
-                log.error("unhandled error", exc_info=exc)
-                await error_response(LuminateError("internal error; see server logs"))(
-                    scope, receive, send_with_id
-                )
+                await unexpected(exc)(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)

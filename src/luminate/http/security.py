@@ -10,8 +10,8 @@ from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from luminate.errors import BadRequest, ErrorCode, HeadersTooLarge
-from luminate.http.responses import error_response
+from luminate.http.errors import error_response
+from luminate.model.errors import BadRequest, ErrorCode, HeadersTooLarge
 from luminate.settings import ConfigError
 
 # An API answer is data for a program: never rendered, framed, cached or read cross-origin.

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from luminate.storage.store import TenantPoints
+from luminate.model.points import TenantPoints
 
 log = logging.getLogger("luminate.ingest")
 

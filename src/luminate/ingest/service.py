@@ -1,56 +1,46 @@
-"""The write path: validate a tenant's body point by point, hand the good points to group
-commit, answer 200 / 207 / 400 once they are stored."""
+"""The write path: apply the tenant's limits to validated points, hand the good points to group
+commit, and report what was stored once it is durable. Every way in (JSON, remote_write, OTLP)
+decodes and validates into `Validated` and calls `write`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgspec
-
-from luminate.errors import BadRequest, ErrorCode, ServiceUnavailable
 from luminate.ingest.batcher import Batcher
-from luminate.ingest.points import PointErrorCode, PointValidator, RejectedPoint, Validated
 from luminate.limits.config import TenantLimits, source
 from luminate.limits.limiter import Limiter
+from luminate.model.errors import BadRequest, ErrorCode, ServiceUnavailable
+from luminate.model.points import PointErrorCode, Validated, WriteOutcome
 from luminate.observability.metrics import Metrics
 from luminate.storage.errors import StorageError
-from luminate.timestamps import now_ms
-
-
-class WriteResult(msgspec.Struct):
-    accepted: int
-    rejected: int
-    errors: list[RejectedPoint]
 
 
 @dataclass
 class WriteService:
-    validator: PointValidator
     batcher: Batcher
     metrics: Metrics
     limiter: Limiter
 
-    async def write(
-        self, tenant: str, body: bytes, limits: TenantLimits
-    ) -> tuple[int, WriteResult]:
-        """(HTTP status, result). Raises for a body that is unusable as a whole, and 429 when
-        the tenant is over its points rate (nothing of the request is stored then)."""
-        try:
-            checked = self.validator.decode(body, tenant, now_ms())
-        except BadRequest as exc:
-            self.metrics.rejected.labels(reason=exc.code.value).inc()
-            raise
+    def refused_body(self, code: ErrorCode) -> None:
+        """Count a request refused as a whole while decoding (once, under its code)."""
+        self.metrics.rejected.labels(reason=code.value).inc()
+
+    async def write(self, tenant: str, checked: Validated, limits: TenantLimits) -> WriteOutcome:
+        """Store the accepted points of `checked`; returns once they are durable. Raises 429 when
+        the tenant is over its points rate and 503 when storage fails (nothing of the request is
+        stored then), and BadRequest for a request without any point. Points refused by a series
+        limit join the rejected ones."""
         if checked.points:
             self.limiter.points(tenant, limits, len(checked.points))
             self._limit_series(checked, limits)
         for reason, n in checked.reasons.items():
             self.metrics.rejected.labels(reason=reason).inc(n)
         accepted = len(checked.points)
-        result = WriteResult(accepted, checked.rejected_count, checked.rejected)
+        outcome = WriteOutcome(accepted, checked.rejected_count, checked.rejected)
         if accepted == 0:
             if checked.rejected_count == 0:
                 raise BadRequest("body holds no points", code=ErrorCode.INVALID_BODY)
-            return 400, result
+            return outcome
         try:
             await self.batcher.submit(checked.points)
         except StorageError as exc:
@@ -66,7 +56,7 @@ class WriteService:
                 retry_after_s=1,
             ) from None
         self.metrics.ingested.inc(accepted)
-        return (200 if checked.rejected_count == 0 else 207), result
+        return outcome
 
     def _limit_series(self, checked: Validated, limits: TenantLimits) -> None:
         admission = self.limiter.admit_series(checked.points, limits)

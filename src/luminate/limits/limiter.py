@@ -8,12 +8,12 @@ import time
 from collections.abc import Iterator
 from enum import StrEnum
 
-from luminate.errors import ErrorCode, TooManyRequests
 from luminate.limits.buckets import BucketSet, Decision
 from luminate.limits.config import LimitsTable, TenantLimits, source
 from luminate.limits.series import Admission, SeriesLimiter, series_hashes
+from luminate.model.errors import ErrorCode, TooManyRequests
+from luminate.model.points import TenantPoints
 from luminate.observability.metrics import Metrics
-from luminate.storage.store import TenantPoints
 
 
 class Limit(StrEnum):

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from luminate.observability.metrics import Metrics
 from luminate.storage.errors import StorageError, StorageTimeout
@@ -23,13 +22,13 @@ class StorageCalls:
         self._metrics = metrics
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def run(
-        self, op: str, fn: Callable[..., T], *args: Any, timeout_s: float | None = None
-    ) -> T:
+    async def run(self, op: str, fn: Callable[[], T], *, timeout_s: float | None = None) -> T:
+        """`fn()` on a worker thread, within this process's storage concurrency; `op` names it
+        in luminate_storage_errors_total."""
         started = time.perf_counter()
         async with self._slots:
             try:
-                call = asyncio.to_thread(partial(fn, *args))
+                call = asyncio.to_thread(fn)
                 if timeout_s is None:
                     return await call
                 try:

@@ -20,40 +20,14 @@ import threading
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
 
+import msgspec
 from clickhouse_driver import Client, errors
 
-from luminate.storage.engine import SelectResult, SettingValue
-from luminate.storage.errors import (
-    StorageBudgetExceeded,
-    StorageError,
-    StorageTimeout,
-    StorageUnavailable,
-)
+from luminate.storage.engine import Column, SelectResult
+from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.schema import parse_version
-from luminate.storage.sql import ident, quote
-
-_TIMEOUT_CODES = {159, 160, 394}
-_BUDGET_CODES = {158}  # TOO_MANY_ROWS (max_rows_to_read)
-# Codes meaning "the cluster cannot take this right now" rather than "the statement is wrong":
-# ZooKeeper / Keeper trouble, read-only replicas, too many parts, not enough replicas for quorum,
-# network problems between servers, all replicas of a shard down.
-_UNAVAILABLE_CODES = {
-    3,
-    209,
-    210,
-    225,
-    242,
-    252,
-    279,
-    285,
-    286,
-    319,
-    425,
-    999,
-    1000,
-}
+from luminate.storage.sql import SettingValue, Statement, SystemStatement, Table, ident, quote
 
 
 def _translate(exc: Exception, sql: str) -> StorageError:
@@ -61,17 +35,15 @@ def _translate(exc: Exception, sql: str) -> StorageError:
         code = int(getattr(exc, "code", 0) or 0)
         first = str(exc.message).strip().splitlines()[0] if exc.message else str(exc)
         first = first.split(" Stack trace:")[0].strip()
-        message = f"Code: {code}. {first}"
-        if code in _TIMEOUT_CODES:
-            return StorageTimeout(message)
-        if code in _BUDGET_CODES:
-            return StorageBudgetExceeded(message)
-        if code in _UNAVAILABLE_CODES:
-            return StorageUnavailable(message)
-        return StorageError(f"{message} [statement: {sql[:200]}]")
+        return translate(code, f"Code: {code}. {first}", sql)
     if isinstance(exc, errors.SocketTimeoutError | errors.NetworkError | OSError | EOFError):
         return StorageUnavailable(f"ClickHouse unreachable: {exc}")
     return StorageError(f"{type(exc).__name__}: {exc} [statement: {sql[:200]}]")
+
+
+def _new_client(**options: object) -> Client:
+    """The one place a driver client is made; tests that must not reach a server replace it."""
+    return Client(**options)
 
 
 class ClickHouseEngine:
@@ -106,7 +78,7 @@ class ClickHouseEngine:
         # In a cluster, read every shard from its first live replica (not from whichever
         # replica the entry node is): inserts go there first too, so a write is visible to the
         # next read although replication to the other replicas is asynchronous.
-        self._read_settings: dict[str, Any] = (
+        self._read_settings: dict[str, SettingValue] = (
             {"load_balancing": "in_order", "prefer_localhost_replica": 0} if cluster else {}
         )
         self._next = 0
@@ -140,11 +112,11 @@ class ClickHouseEngine:
         return self._connect(order, database or self.database, self._read_settings)
 
     def _connect(
-        self, hosts: Sequence[tuple[str, int]], database: str, settings: dict[str, Any]
+        self, hosts: Sequence[tuple[str, int]], database: str, settings: dict[str, SettingValue]
     ) -> Client:
         """A (lazily connecting) client for the first of `hosts`, failing over to the rest."""
         (host, port), rest = hosts[0], hosts[1:]
-        return Client(
+        return _new_client(
             host=host,
             port=port,
             alt_hosts=",".join(f"{h}:{p}" for h, p in rest) or None,
@@ -173,7 +145,7 @@ class ClickHouseEngine:
             pool.put(client)
 
     def version(self) -> str:
-        return str(self._select(self._admin, "SELECT version()", None).rows[0][0])
+        return str(self._select(self._admin, "SELECT version()", {}).rows[0][0])
 
     def supports_dedup_token(self) -> bool:
         return self._version >= (22, 2)
@@ -185,15 +157,16 @@ class ClickHouseEngine:
             except Exception as exc:
                 raise _translate(exc, "SELECT 1") from None
 
-    def execute(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> None:
+    def execute(self, stmt: Statement | SystemStatement) -> None:
         with self._conn(self._admin) as client:
             try:
-                client.execute(sql, settings=dict(settings or {}))
+                client.execute(stmt.sql, settings=dict(stmt.settings))
             except Exception as exc:
-                raise _translate(exc, sql) from None
+                raise _translate(exc, stmt.sql) from None
 
-    def select(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> SelectResult:
-        settings = dict(settings or {})
+    def select(self, stmt: Statement | SystemStatement) -> SelectResult:
+        sql = stmt.sql
+        settings = dict(stmt.settings)
         if "max_execution_time" in settings and self.min_timeout_s >= 1:
             # Older servers read the setting as whole seconds (0.5 would mean "no limit").
             settings["max_execution_time"] = max(
@@ -207,11 +180,11 @@ class ClickHouseEngine:
             return self._select(self._readers, sql, settings)
 
     def _select(
-        self, pool: queue.Queue[Client], sql: str, settings: Mapping[str, SettingValue] | None
+        self, pool: queue.Queue[Client], sql: str, settings: Mapping[str, SettingValue]
     ) -> SelectResult:
         with self._conn(pool) as client:
             try:
-                rows = client.execute(sql, settings=dict(settings or {}))
+                rows = client.execute(sql, settings=dict(settings))
             except Exception as exc:
                 raise _translate(exc, sql) from None
             progress = client.last_query.progress if client.last_query else None
@@ -219,17 +192,13 @@ class ClickHouseEngine:
             return SelectResult([list(r) for r in rows], read)
 
     def insert(
-        self,
-        table: str,
-        columns: Sequence[str],
-        data: Sequence[Sequence[Any]],
-        dedup_token: str,
+        self, table: Table, columns: Sequence[str], data: Sequence[Column], dedup_token: str
     ) -> None:
-        settings: dict[str, Any] = {}
+        settings: dict[str, SettingValue] = {}
         if self.supports_dedup_token():
             settings["insert_deduplication_token"] = dedup_token
         if self.cluster is None:
-            statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+            statement = f"INSERT INTO {table.value} ({', '.join(columns)}) VALUES"
             with self._conn(self._writers) as client:
                 try:
                     client.execute(statement, list(data), columnar=True, settings=settings)
@@ -237,7 +206,7 @@ class ClickHouseEngine:
                     raise _translate(exc, statement) from None
             return
         statement = (
-            f"INSERT INTO {ident(self.database)}.{table}_local ({', '.join(columns)}) VALUES"
+            f"INSERT INTO {ident(self.database)}.{table.value}_local ({', '.join(columns)}) VALUES"
         )
         replicas = self._shard_for(dedup_token)
         failure: StorageError | None = None
@@ -261,11 +230,11 @@ class ClickHouseEngine:
                     self._admin,
                     "SELECT shard_num, host_name, port FROM system.clusters "
                     f"WHERE cluster = {quote(self.cluster or '')} ORDER BY shard_num, replica_num",
-                    None,
+                    {},
                 ).rows
                 shards: dict[int, list[tuple[str, int]]] = {}
-                for shard, host, port in rows:
-                    shards.setdefault(int(shard), []).append((str(host), int(port)))
+                for shard, host, port in msgspec.convert(rows, list[tuple[int, str, int]]):
+                    shards.setdefault(shard, []).append((host, port))
                 if not shards:
                     raise StorageError(f"cluster {self.cluster!r} is not in remote_servers")
                 self._shards = [shards[k] for k in sorted(shards)]

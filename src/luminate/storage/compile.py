@@ -1,4 +1,4 @@
-"""Compile the query model into ClickHouse SQL.
+"""Compile the query model, discovery and administration into ClickHouse SQL statements.
 
 One dialect for every engine: the statements below run unchanged on ClickHouse 18.16, on the
 embedded engine and on current servers (no Map, no window functions, no DateTime64, no
@@ -8,10 +8,11 @@ promoted to columns), never the engine version.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from luminate.query.model import Aggregation, Query, QueryType, TimeRange
-from luminate.storage.sql import Statement, Table, ident, quote, scan
+from luminate.model.query import Aggregation, Query, QueryType, TimeRange
+from luminate.storage.sql import Statement, Table, ident, quote, scan, tenant_predicate
 
 _AGGREGATES = {
     Aggregation.AVG: "avg(value)",
@@ -129,3 +130,96 @@ def _rate_sql(q: Query, where: str, groups: list[str], names: list[str]) -> str:
         f"FROM (SELECT {inner_select} {where} GROUP BY {inner_group}) "
         f"ARRAY JOIN deltas AS d GROUP BY {keys} ORDER BY {keys} LIMIT {q.limit + 1}"
     )
+
+
+# -- discovery: what a tenant has stored ------------------------------------------------------
+
+
+def _scope(tenant: str, metric: str | None, window: TimeRange | None) -> str:
+    conds = [] if metric is None else [f"metric_name = {quote(metric)}"]
+    return scan(Table.SAMPLES, tenant, conds + _window(window))
+
+
+def compile_metrics(tenant: str, window: TimeRange | None, limit: int) -> Statement:
+    """Rows (name, points, series, first_ms, last_ms), one more than `limit` if truncated."""
+    return Statement(
+        "SELECT metric_name, count(), uniq(series_id), min(timestamp_ms), max(timestamp_ms) "
+        f"{_scope(tenant, None, window)} "
+        f"GROUP BY metric_name ORDER BY metric_name LIMIT {limit + 1}",
+        tenant,
+    )
+
+
+def compile_dimension_keys(
+    tenant: str, metric: str, window: TimeRange | None, limit: int
+) -> Statement:
+    """Rows (key, points, distinct values), one more than `limit` if truncated."""
+    return Statement(
+        "SELECT k, count(), uniq(v) FROM (SELECT dim_keys, dim_values "
+        f"{_scope(tenant, metric, window)}) "
+        f"ARRAY JOIN dim_keys AS k, dim_values AS v GROUP BY k ORDER BY k LIMIT {limit + 1}",
+        tenant,
+    )
+
+
+def compile_dimension_values(
+    tenant: str, metric: str, key: str, window: TimeRange | None, limit: int, layout: Layout
+) -> Statement:
+    """Rows (value, points), most frequent first, one more than `limit` if truncated."""
+    return Statement(
+        f"SELECT {layout.dimension(key)} AS v, count() AS c "
+        f"{_scope(tenant, metric, window)} AND {layout.has_dimension(key)} "
+        f"GROUP BY v ORDER BY c DESC, v LIMIT {limit + 1}",
+        tenant,
+    )
+
+
+def compile_cardinality(
+    tenant: str, window: TimeRange | None, top: int
+) -> tuple[Statement, Statement, Statement]:
+    """Three statements: total series (one row, one column); (metric, series) and (key,
+    distinct values) rows, most first, at most `top` each."""
+    scope = _scope(tenant, None, window)
+    total = Statement(f"SELECT uniq(metric_name, series_id) {scope}", tenant)
+    metrics = Statement(
+        f"SELECT metric_name, uniq(series_id) AS s {scope} "
+        f"GROUP BY metric_name ORDER BY s DESC, metric_name LIMIT {top}",
+        tenant,
+    )
+    keys = Statement(
+        f"SELECT k, uniq(v) AS s FROM (SELECT dim_keys, dim_values {scope}) "
+        f"ARRAY JOIN dim_keys AS k, dim_values AS v GROUP BY k ORDER BY s DESC, k LIMIT {top}",
+        tenant,
+    )
+    return total, metrics, keys
+
+
+# -- administration -----------------------------------------------------------------------------
+
+
+def compile_retention_policies(tenant: str) -> Statement:
+    """Rows (metric name or '', days): the latest policy per metric ('' is tenant-wide)."""
+    return Statement(
+        f"SELECT metric_name, argMax(days, updated_ms) {scan(Table.RETENTION, tenant)} "
+        "GROUP BY metric_name ORDER BY metric_name",
+        tenant,
+    )
+
+
+def compile_delete_before(
+    tenant: str,
+    table: str,
+    on_cluster: str,
+    metric: str | None,
+    before_ms: int,
+    exclude: Sequence[str] = (),
+) -> Statement:
+    """The mutation deleting the tenant's points older than `before_ms` from `table` (the
+    table holding the rows), of one metric or of all but `exclude`."""
+    conds = [f"timestamp_ms < {before_ms}"]
+    if metric is not None:
+        conds.insert(0, f"metric_name = {quote(metric)}")
+    if exclude:
+        conds.append(f"metric_name NOT IN ({', '.join(quote(m) for m in exclude)})")
+    where = " AND ".join([tenant_predicate(tenant), *conds])
+    return Statement(f"ALTER TABLE {table}{on_cluster} DELETE WHERE {where}", tenant)

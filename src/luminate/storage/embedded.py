@@ -13,51 +13,58 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Protocol
 
 import msgspec
 
-from luminate.storage.engine import SelectResult, SettingValue
-from luminate.storage.errors import (
-    StorageBudgetExceeded,
-    StorageError,
-    StorageTimeout,
-    StorageUnavailable,
-)
-from luminate.storage.sql import quote
+from luminate.storage.engine import Column, SelectResult
+from luminate.storage.errors import StorageError, StorageUnavailable, translate
+from luminate.storage.sql import SettingValue, Statement, SystemStatement, Table, quote
 
 _CODE = re.compile(r"Code: (\d+)")
-_TIMEOUT_CODES = {159, 160, 394}  # TIMEOUT_EXCEEDED, TOO_SLOW, QUERY_WAS_CANCELLED
-_BUDGET_CODES = {158}  # TOO_MANY_ROWS (max_rows_to_read)
 _encoder = msgspec.json.Encoder()
 
 
 class _Compact(msgspec.Struct):
-    data: list[list[Any]]
+    data: list[list[object]]
 
 
 _decoder = msgspec.json.Decoder(_Compact)
 
 
-def _connect(path: str) -> Any:
+class _Result(Protocol):
+    def bytes(self) -> bytes: ...
+    def storage_rows_read(self) -> int: ...
+
+
+class _Inserter(Protocol):
+    def append(self, data: bytes) -> None: ...
+    def finish(self) -> None: ...
+
+
+class _Connection(Protocol):
+    """The part of a chDB connection Luminate uses."""
+
+    def query(self, sql: str, fmt: str) -> _Result: ...
+    def send_insert(self, sql: str, fmt: str) -> _Inserter: ...
+    def close(self) -> None: ...
+
+
+def _connect(path: str) -> _Connection:
     """The one place chDB is imported; tests that must not touch storage replace this."""
     import chdb  # noqa: PLC0415  (heavy import, deferred so nothing loads at import time)
 
-    return chdb.connect(path)  # type: ignore[no-untyped-call]
+    conn: _Connection = chdb.connect(path)  # type: ignore[no-untyped-call]
+    return conn
 
 
 def _translate(exc: Exception, sql: str) -> StorageError:
     message = str(exc).strip()
     match = _CODE.search(message)
-    code = int(match.group(1)) if match else 0
-    if code in _TIMEOUT_CODES:
-        return StorageTimeout(message)
-    if code in _BUDGET_CODES:
-        return StorageBudgetExceeded(message)
-    return StorageError(f"{message} [statement: {sql[:200]}]")
+    return translate(int(match.group(1)) if match else 0, message, sql)
 
 
-def _settings_clause(settings: Mapping[str, SettingValue] | None) -> str:
+def _settings_clause(settings: Mapping[str, SettingValue]) -> str:
     if not settings:
         return ""
     return " SETTINGS " + ", ".join(f"{k} = {v!r}" for k, v in settings.items())
@@ -89,10 +96,10 @@ class EmbeddedEngine:
         self._lock.write(str(os.getpid()))
         self._lock.flush()
         self._path = str(path)
-        self._readers: queue.Queue[Any] = queue.Queue()
-        self._writers: queue.Queue[Any] = queue.Queue()
+        self._readers: queue.Queue[_Connection] = queue.Queue()
+        self._writers: queue.Queue[_Connection] = queue.Queue()
         # Its own connection, so a probe never queues behind long queries.
-        self._probe: queue.Queue[Any] = queue.Queue()
+        self._probe: queue.Queue[_Connection] = queue.Queue()
         try:
             self._probe.put(_connect(self._path))
             for _ in range(pool_size):
@@ -107,7 +114,7 @@ class EmbeddedEngine:
         self._closed = False
 
     @contextmanager
-    def _conn(self, pool: queue.Queue[Any]) -> Iterator[Any]:
+    def _conn(self, pool: queue.Queue[_Connection]) -> Iterator[_Connection]:
         if self._closed:
             raise StorageUnavailable("embedded engine is closed")
         conn = pool.get()
@@ -121,7 +128,7 @@ class EmbeddedEngine:
         finally:
             pool.put(conn)
 
-    def _replace(self, conn: Any) -> Any:
+    def _replace(self, conn: _Connection) -> _Connection:
         """A fresh connection for a used one; if none can be opened, the old one, flushed by a
         throwaway statement."""
         try:
@@ -135,7 +142,7 @@ class EmbeddedEngine:
         return fresh
 
     def version(self) -> str:
-        return str(self.select("SELECT version()").rows[0][0])
+        return str(self.select(SystemStatement("SELECT version()")).rows[0][0])
 
     def ping(self) -> None:
         with self._conn(self._probe) as conn:
@@ -144,32 +151,28 @@ class EmbeddedEngine:
             except Exception as exc:
                 raise _translate(exc, "SELECT 1") from None
 
-    def execute(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> None:
+    def execute(self, stmt: Statement | SystemStatement) -> None:
         with self._conn(self._readers) as conn:
             try:
-                conn.query(sql + _settings_clause(settings), "CSV")
+                conn.query(stmt.sql + _settings_clause(stmt.settings), "CSV")
             except Exception as exc:
-                raise _translate(exc, sql) from None
+                raise _translate(exc, stmt.sql) from None
 
-    def select(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> SelectResult:
+    def select(self, stmt: Statement | SystemStatement) -> SelectResult:
         with self._conn(self._readers) as conn:
             try:
-                result = conn.query(sql + _settings_clause(settings), "JSONCompact")
+                result = conn.query(stmt.sql + _settings_clause(stmt.settings), "JSONCompact")
             except Exception as exc:
-                raise _translate(exc, sql) from None
+                raise _translate(exc, stmt.sql) from None
             return SelectResult(
                 _decoder.decode(result.bytes()).data, int(result.storage_rows_read())
             )
 
     def insert(
-        self,
-        table: str,
-        columns: Sequence[str],
-        data: Sequence[Sequence[Any]],
-        dedup_token: str,
+        self, table: Table, columns: Sequence[str], data: Sequence[Column], dedup_token: str
     ) -> None:
         statement = (
-            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"INSERT INTO {table.value} ({', '.join(columns)}) "
             f"SETTINGS insert_deduplication_token = {quote(dedup_token)}"
         )
         body = _encoder.encode(data)

@@ -3,16 +3,22 @@ these; everything below it (chDB, a ClickHouse driver) stays inside `storage/`."
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-SettingValue = int | float | str
+from luminate.storage.sql import Statement, SystemStatement, Table
+
+# An insert column, as the drivers take them.
+Column = Sequence[str] | Sequence[int] | Sequence[float] | Sequence[list[str]]
 
 
 @dataclass(frozen=True)
 class SelectResult:
-    rows: list[list[Any]]
+    """Rows as the driver handed them over (callers convert them to typed values with
+    `msgspec.convert`), and how many stored rows the engine read to answer."""
+
+    rows: list[list[object]]
     rows_read: int
 
 
@@ -24,8 +30,9 @@ class Engine(Protocol):
     concurrently. Inserts carrying the same `dedup_token` store their rows once (a retry never
     duplicates); inserts with different tokens each store their rows. `select` honours
     `max_execution_time` by cancelling the statement in the engine and raising `StorageTimeout`.
-    Every failure is raised as a `luminate.storage.errors.StorageError` subclass, never as a
-    driver exception.
+    `execute` and `select` take only checked statement types (the tenant failsafe), never raw
+    SQL. Every failure is raised as a `luminate.storage.errors.StorageError` subclass (through
+    `storage.errors.translate`), never as a driver exception.
     """
 
     name: str
@@ -42,18 +49,12 @@ class Engine(Protocol):
     def ping(self) -> None:
         """Answers quickly even while every query slot is busy (readiness depends on it)."""
 
-    def execute(self, sql: str, settings: Mapping[str, SettingValue] | None = None) -> None: ...
+    def execute(self, stmt: Statement | SystemStatement) -> None: ...
 
-    def select(
-        self, sql: str, settings: Mapping[str, SettingValue] | None = None
-    ) -> SelectResult: ...
+    def select(self, stmt: Statement | SystemStatement) -> SelectResult: ...
 
     def insert(
-        self,
-        table: str,
-        columns: Sequence[str],
-        data: Sequence[Sequence[Any]],
-        dedup_token: str,
+        self, table: Table, columns: Sequence[str], data: Sequence[Column], dedup_token: str
     ) -> None: ...
 
     def close(self) -> None: ...

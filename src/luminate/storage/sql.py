@@ -1,5 +1,11 @@
 """SQL text primitives shared by every compiler: literal quoting, identifiers, the tenant-scoped
-table reference, and the failsafe that refuses a statement without its tenant predicate."""
+table reference, and the two statement types engines accept.
+
+The tenant failsafe is structural: an engine runs only a `Statement` (bound to one tenant, refused
+at construction without `WHERE tenant_id = '<tenant>'` after every tenant table it names) or a
+`SystemStatement` (schema DDL, catalog reads and the cross-tenant maintenance read of tenant ids,
+refused at construction if it could read any tenant's data). No raw SQL string reaches an
+engine."""
 
 from __future__ import annotations
 
@@ -45,16 +51,37 @@ def scan(table: Table, tenant: str, conditions: list[str] | None = None) -> str:
     return f"FROM {table.value} WHERE {where}"
 
 
+SettingValue = int | float | str
+
+
 @dataclass(frozen=True)
 class Statement:
     """A compiled statement bound to one tenant. Construction runs the tenant failsafe."""
 
     sql: str
     tenant: str
-    settings: dict[str, int | float | str] = field(default_factory=dict)
+    settings: dict[str, SettingValue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_tenant_scoped(self.sql, self.tenant)
+
+
+@dataclass(frozen=True)
+class SystemStatement:
+    """A statement that reads no tenant's points: schema DDL, catalog reads (`system.*`,
+    `version()`), and `tenant_ids` below. Construction refuses anything else that names a
+    tenant table."""
+
+    sql: str
+    settings: dict[str, SettingValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_system(self.sql)
+
+    @classmethod
+    def tenant_ids(cls, table: Table) -> SystemStatement:
+        """The distinct tenants of a tenant table (maintenance: which tenants have policies)."""
+        return cls(f"SELECT DISTINCT tenant_id FROM {table.value} ORDER BY tenant_id")
 
 
 _TABLE_REF = re.compile(
@@ -90,3 +117,39 @@ def check_tenant_scoped(sql: str, tenant: str) -> None:
             )
     if not found:
         raise TenantScopeViolation("statement names no tenant table")
+
+
+_DDL = re.compile(r"\s*(CREATE|DROP|ALTER)\s+(TABLE|DATABASE)\b", re.IGNORECASE)
+_DDL_ACTION = re.compile(r"\b(ADD\s+COLUMN|MODIFY\s+SETTING)\b", re.IGNORECASE)
+_READS_OR_CHANGES_ROWS = re.compile(
+    r"\b(SELECT|DELETE|UPDATE|INSERT|FREEZE|ATTACH|DETACH|FETCH|MOVE|REPLACE)\b", re.IGNORECASE
+)
+_TENANT_TABLE_NAME = re.compile(
+    r"(?<![A-Za-z0-9_])(" + "|".join(t.value for t in Table) + r")(?![A-Za-z0-9_])"
+)
+_TENANT_IDS = re.compile(r"SELECT DISTINCT tenant_id FROM (\w+) ORDER BY tenant_id")
+
+
+def _unquoted(sql: str) -> str:
+    return _LITERAL.sub("''", sql)
+
+
+def check_system(sql: str) -> None:
+    """Refuse a system statement that could read or change a tenant's rows. Allowed: statements
+    naming no tenant table; CREATE/DROP of tables and databases and ALTER TABLE ... ADD COLUMN /
+    MODIFY SETTING (no SELECT, DELETE, partition moves or other row work); and the distinct
+    tenant ids of a tenant table."""
+    text = _unquoted(sql)
+    if _TENANT_IDS.fullmatch(sql.strip()):
+        return
+    if not _TENANT_TABLE_NAME.search(text):
+        return
+    ddl = _DDL.match(text)
+    if ddl is None:
+        raise TenantScopeViolation(f"system statement reads a tenant table: {sql[:120]}")
+    if _READS_OR_CHANGES_ROWS.search(text):
+        raise TenantScopeViolation(
+            f"schema statement on a tenant table may not read or change rows: {sql[:120]}"
+        )
+    if ddl.group(1).upper() == "ALTER" and not _DDL_ACTION.search(text):
+        raise TenantScopeViolation(f"schema change not allowed on a tenant table: {sql[:120]}")

@@ -1,6 +1,6 @@
-"""Schemas of the OpenAPI document: request bodies generated from the msgspec structs the
-handlers decode with and tightened with the rules the services check; response bodies written
-to match what the handlers encode."""
+"""Schemas of the OpenAPI document, generated from the msgspec structs the HTTP edge decodes
+requests into and encodes answers from (`luminate.http.codec`, `luminate.http.errors`); request
+schemas are tightened with the rules the decoders check in Python."""
 
 from __future__ import annotations
 
@@ -8,27 +8,35 @@ from typing import Any
 
 import msgspec
 
-from luminate.admin.service import MAX_RETENTION_DAYS, RetentionIn
 from luminate.auth.tokens import TENANT
-from luminate.errors import ErrorCode
-from luminate.ingest.points import (
-    MAX_KEY,
-    MAX_NAME,
-    MAX_REPORTED_ERRORS,
-    MAX_VALUE,
-    NAME,
-    PointErrorCode,
-    WriteBody,
+from luminate.http.codec.admin import (
+    MAX_RETENTION_DAYS,
+    Deleted,
+    RetentionIn,
+    RetentionPolicies,
+    RetentionSet,
 )
-from luminate.query.model import Aggregation, QueryType
-from luminate.query.request import MAX_FILTERS, MAX_GROUP_BY, QueryIn
-from luminate.timestamps import MAX_MS, MIN_MS
+from luminate.http.codec.catalog import (
+    CardinalityOut,
+    DimensionList,
+    DimensionValueList,
+    MetricList,
+)
+from luminate.http.codec.health import HealthOut, Liveness, ReadinessOut, Startup
+from luminate.http.codec.query import MAX_FILTERS, MAX_GROUP_BY, QueryIn, QueryResponse
+from luminate.http.codec.write import WriteBody, WriteResponse
+from luminate.http.errors import Error, WriteRejected
+from luminate.model.errors import ErrorCode
+from luminate.model.names import MAX_KEY, MAX_NAME, MAX_VALUE, NAME
+from luminate.model.points import MAX_REPORTED_ERRORS, PointErrorCode
+from luminate.model.query import Aggregation, QueryType
+from luminate.model.time import MAX_MS, MIN_MS
 
 Schema = dict[str, Any]
 
 NAME_PATTERN = f"^{NAME.pattern}$"
 TENANT_PATTERN = f"^{TENANT.pattern}$"
-# What luminate.timestamps.parse_duration reads (it also refuses a zero total).
+# What luminate.model.time.parse_duration reads (it also refuses a zero total).
 DURATION_PATTERN = "^(?:[0-9]{1,9}(?:ms|s|m|h|d|w))+$"
 
 # Public names for the decoding structs; the struct names describe the decoder, not the API.
@@ -217,175 +225,82 @@ EXAMPLES: dict[str, list[Schema]] = {
 }
 
 
+# Public names for the answer structs, where the struct's name says how it is encoded.
+_RESPONSE_NAMES = {
+    "CardinalityOut": "Cardinality",
+    "ReadinessOut": "Readiness",
+    "HealthOut": "Health",
+    "StorageOut": "StorageCheck",
+    "WritesOut": "WritesCheck",
+    "AggregateRowOut": "AggregateRow",
+    "RateRowOut": "RateRow",
+    "MetricOut": "MetricSummary",
+    "DimensionOut": "DimensionKey",
+    "ValueOut": "DimensionValue",
+    "PolicyOut": "RetentionPolicy",
+}
+_RESPONSES: list[tuple[str, object]] = [
+    ("WriteResponse", WriteResponse),
+    ("WriteRejected", WriteRejected),
+    ("Error", Error),
+    ("QueryResponse", QueryResponse),
+    ("MetricList", MetricList),
+    ("DimensionList", DimensionList),
+    ("DimensionValueList", DimensionValueList),
+    ("Cardinality", CardinalityOut),
+    ("RetentionSet", RetentionSet),
+    ("RetentionPolicies", RetentionPolicies),
+    ("Deleted", Deleted),
+    ("Liveness", Liveness),
+    ("Readiness", ReadinessOut),
+    ("Startup", Startup),
+    ("Health", HealthOut),
+]
+
+
+def _rename(node: Any, names: dict[str, str]) -> Any:
+    """Public names in `$ref`s and discriminator mappings; titles dropped."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "title":
+                continue
+            if isinstance(value, str) and value.startswith("#/components/schemas/"):
+                prefix, _, name = value.rpartition("/")
+                out[key] = f"{prefix}/{names.get(name, name)}"
+            else:
+                out[key] = _rename(value, names)
+        return out
+    if isinstance(node, list):
+        return [_rename(v, names) for v in node]
+    return node
+
+
+def _any_value(t: type) -> Schema:
+    """`object` (the values of error details) is any JSON value."""
+    if t is object:
+        return {"description": "Any JSON value."}
+    raise TypeError(f"no JSON schema for {t!r}")
+
+
 def response_schemas() -> dict[str, Schema]:
-    group_key: Schema = {
-        "type": "object",
-        "additionalProperties": {"type": ["string", "null"]},
-        "description": "The grouped keys' values; null where a point lacks the key.",
-    }
-    row_of = {
-        QueryType.RANGE: "RangeRow",
-        QueryType.AGGREGATE: "AggregateRow",
-        QueryType.RATE: "RateRow",
-    }
-    written = {
-        "accepted": COUNT,
-        "rejected": COUNT,
-        "errors": array(schema_ref("RejectedPoint"), maxItems=MAX_REPORTED_ERRORS),
-    }
-    storage = obj(
-        {
-            "status": {"enum": ["up", "down"]},
-            "backend": STR,
-            "latencyMs": {"type": "number", "minimum": 0},
-            "error": STR,
-        },
-        optional=("latencyMs", "error"),
+    """Every answer's schema, generated from the structs the handlers encode."""
+    tops, generated = msgspec.json.schema_components(
+        [t for _, t in _RESPONSES],
+        schema_hook=_any_value,
+        ref_template="#/components/schemas/{name}",
     )
-    writes = obj(
-        {"status": {"enum": ["ok", "failing"]}, "lastError": {"type": ["string", "null"]}},
-        optional=("lastError",),
-    )
-    return {
-        "ErrorCode": {
-            "type": "string",
-            "enum": [c.value for c in ErrorCode],
-            "description": "Stable error code.",
-        },
-        "PointErrorCode": {
-            "type": "string",
-            "enum": [c.value for c in PointErrorCode],
-            "description": "Why one point of a write was rejected.",
-        },
-        "ErrorDetail": obj(
-            {"code": schema_ref("ErrorCode"), "message": STR, "details": {"type": "object"}}
-        ),
-        "Error": obj(
-            {"error": schema_ref("ErrorDetail")}, description="The one shape of every error."
-        ),
-        "RejectedPoint": obj(
-            {
-                "index": COUNT,
-                "metric": {"type": ["string", "null"]},
-                "error": obj({"code": schema_ref("PointErrorCode"), "message": STR}),
-            }
-        ),
-        "WriteResponse": obj(
-            written, description="At most 1,000 errors are listed; `rejected` counts all."
-        ),
-        "WriteRejected": obj(
-            {**written, "error": schema_ref("ErrorDetail")},
-            description="Every point was rejected (`error.code` is all_points_rejected).",
-        ),
-        "RangeRow": obj(
-            {
-                "timestamp": MS,
-                "value": {"type": "number"},
-                "dimensions": {"type": "object", "additionalProperties": STR},
-            }
-        ),
-        "AggregateRow": obj(
-            {"groupKey": group_key, "value": NUMBER_OR_NULL, "count": COUNT, "timestamp": MS},
-            optional=("timestamp",),
-        ),
-        "RateRow": obj(
-            {"timestamp": MS, "rate": NUMBER_OR_NULL, "groupKey": group_key},
-            optional=("groupKey",),
-        ),
-        "QueryResponse": {
-            "oneOf": [
-                obj(
-                    {
-                        "queryType": {"const": t.value},
-                        "results": array(schema_ref(row_of[t])),
-                        "executionTimeMs": {"type": "number", "minimum": 0},
-                        "pointsScanned": COUNT,
-                        "truncated": BOOL,
-                    }
-                )
-                for t in QueryType
-            ]
-        },
-        "MetricList": obj(
-            {
-                "metrics": array(
-                    obj(
-                        {
-                            "name": STR,
-                            "points": COUNT,
-                            "series": COUNT,
-                            "firstTimestamp": MS,
-                            "lastTimestamp": MS,
-                        }
-                    )
-                ),
-                "truncated": BOOL,
-            }
-        ),
-        "DimensionList": obj(
-            {
-                "metricName": STR,
-                "dimensions": array(obj({"key": STR, "points": COUNT, "distinctValues": COUNT})),
-                "truncated": BOOL,
-            }
-        ),
-        "DimensionValueList": obj(
-            {
-                "metricName": STR,
-                "key": STR,
-                "values": array(obj({"value": STR, "points": COUNT})),
-                "truncated": BOOL,
-            },
-            description="Most frequent first.",
-        ),
-        "Cardinality": obj(
-            {
-                "estimatedSeries": COUNT,
-                "topMetrics": array(obj({"name": STR, "estimatedSeries": COUNT})),
-                "topDimensionKeys": array(obj({"key": STR, "estimatedDistinctValues": COUNT})),
-                "limits": obj(
-                    {
-                        "maxSeries": COUNT,
-                        "maxSeriesPerMetric": COUNT,
-                        "estimatedActiveSeries": COUNT,
-                    },
-                    description="The tenant's series limits and its current estimate.",
-                ),
-            },
-            optional=("limits",),
-        ),
-        "RetentionSet": obj(
-            {
-                "tenantId": STR,
-                "metricName": {"type": ["string", "null"]},
-                "days": COUNT,
-                "applied": BOOL,
-            }
-        ),
-        "RetentionPolicies": obj(
-            {
-                "tenantId": STR,
-                "policies": array(obj({"metricName": {"type": ["string", "null"]}, "days": COUNT})),
-            }
-        ),
-        "Deleted": obj({"tenantId": STR, "metricName": STR, "deletedBefore": MS}),
-        "Liveness": obj({"status": {"const": "alive"}}),
-        "Readiness": obj(
-            {
-                "status": {"enum": ["ready", "not_ready", "draining", "starting"]},
-                "storage": storage,
-                "writes": writes,
-            },
-            optional=("storage", "writes"),
-        ),
-        "Startup": obj({"status": {"enum": ["started", "starting"]}}),
-        "Health": obj(
-            {
-                "status": {"enum": ["ok", "degraded"]},
-                "version": STR,
-                "started": BOOL,
-                "draining": BOOL,
-                "components": obj({"storage": storage, "writes": writes}),
-            }
-        ),
+    out: dict[str, Schema] = {
+        _RESPONSE_NAMES.get(k, k): _rename(v, _RESPONSE_NAMES) for k, v in generated.items()
     }
+    for (name, _), top in zip(_RESPONSES, tops, strict=True):
+        if name not in out:  # a union (QueryResponse) has no component of its own
+            out[name] = _rename(top, _RESPONSE_NAMES)
+    # In declaration order (the generator sorts them), so the document reads like the code.
+    out["ErrorCode"].update(enum=[c.value for c in ErrorCode], description="Stable error code.")
+    out["PointErrorCode"].update(
+        enum=[c.value for c in PointErrorCode], description="Why one point of a write was rejected."
+    )
+    out["WriteResponse"]["properties"]["errors"]["maxItems"] = MAX_REPORTED_ERRORS
+    out["WriteRejected"]["properties"]["errors"]["maxItems"] = MAX_REPORTED_ERRORS
+    return out

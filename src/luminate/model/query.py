@@ -47,6 +47,19 @@ class Query:
 
 
 @dataclass(frozen=True)
+class QueryLimits:
+    """The rules a query is decoded under: defaults and the tenant's query budgets."""
+
+    default_limit: int
+    max_limit: int
+    default_timeout_s: float
+    max_timeout_s: float
+    max_buckets: int
+    max_range_s: int = 0  # 0: no limit
+    max_rows_scanned: int = 0  # 0: no limit
+
+
+@dataclass(frozen=True)
 class RangePoint:
     timestamp: int
     value: float

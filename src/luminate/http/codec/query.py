@@ -1,16 +1,26 @@
-"""Decode a query request body into the frozen `Query` model, with a precise code per mistake."""
+"""Query request bodies decoded into the frozen `Query` model (with a precise code per
+mistake, under the tenant's query budget), and the query answer encoded."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import math
 
 import msgspec
 
-from luminate.errors import BadRequest, ErrorCode
-from luminate.ingest.points import MAX_VALUE, NAME
-from luminate.query.model import Aggregation, Query, QueryType, TimeRange
-from luminate.timestamps import parse_duration, parse_time
+from luminate.model.errors import BadRequest, ErrorCode
+from luminate.model.names import MAX_VALUE, check_dimension_key, check_metric_name
+from luminate.model.query import (
+    AggregateRow,
+    Aggregation,
+    Query,
+    QueryLimits,
+    QueryResult,
+    QueryType,
+    RangePoint,
+    RateRow,
+    TimeRange,
+)
+from luminate.model.time import parse_duration, parse_time
 
 MAX_GROUP_BY = 10
 MAX_FILTERS = 20
@@ -35,17 +45,6 @@ class QueryIn(msgspec.Struct, forbid_unknown_fields=True, rename="camel"):
 
 
 _decoder = msgspec.json.Decoder(QueryIn)
-
-
-@dataclass(frozen=True)
-class QueryLimits:
-    default_limit: int
-    max_limit: int
-    default_timeout_s: float
-    max_timeout_s: float
-    max_buckets: int
-    max_range_s: int = 0  # 0: no limit
-    max_rows_scanned: int = 0  # 0: no limit
 
 
 def decode_query(body: bytes, limits: QueryLimits, now_ms: int) -> Query:
@@ -141,24 +140,6 @@ def build_query(raw: QueryIn, limits: QueryLimits, now_ms: int) -> Query:
     )
 
 
-def check_metric_name(name: str) -> str:
-    if len(name) > 256 or not NAME.fullmatch(name):
-        raise BadRequest(
-            f"metric name {name[:64]!r} must match {NAME.pattern} (at most 256 characters)",
-            code=ErrorCode.INVALID_METRIC_NAME,
-        )
-    return name
-
-
-def check_dimension_key(key: str, code: ErrorCode) -> str:
-    if len(key) > 128 or not NAME.fullmatch(key):
-        raise BadRequest(
-            f"dimension key {key[:64]!r} must match {NAME.pattern} (at most 128 characters)",
-            code=code,
-        )
-    return key
-
-
 def decode_time_range(raw: TimeRangeIn, now_ms: int) -> TimeRange:
     if raw.relative is not None:
         if raw.start is not None or raw.end is not None:
@@ -173,7 +154,7 @@ def decode_time_range(raw: TimeRangeIn, now_ms: int) -> TimeRange:
     return window(raw.start, raw.end)
 
 
-def window(start: Any, end: Any) -> TimeRange:
+def window(start: int | str, end: int | str) -> TimeRange:
     start_ms = time_value(start, "start")
     end_ms = time_value(end, "end")
     if start_ms >= end_ms:
@@ -184,7 +165,7 @@ def window(start: Any, end: Any) -> TimeRange:
     return TimeRange(start_ms, end_ms)
 
 
-def time_value(value: Any, name: str) -> int:
+def time_value(value: int | str, name: str) -> int:
     try:
         return parse_time(value)
     except ValueError as exc:
@@ -251,3 +232,100 @@ def _timeout(raw: str | None, limits: QueryLimits) -> float:
             code=ErrorCode.INVALID_TIMEOUT,
         )
     return seconds
+
+
+# -- the answer ---------------------------------------------------------------------------------
+
+GroupKey = dict[str, str | None]
+
+
+class _Out(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, rename="camel"):
+    """Response structs: closed objects in the OpenAPI document, camelCase on the wire."""
+
+
+class RangeRow(_Out):
+    timestamp: int
+    value: float
+    dimensions: dict[str, str]
+
+
+class AggregateRowOut(_Out):
+    """One group (and bucket, with an interval). `value` is null when it overflows a float."""
+
+    group_key: GroupKey
+    value: float | None
+    count: int
+    timestamp: int | None = None
+
+
+class RateRowOut(_Out):
+    timestamp: int
+    rate: float | None
+    group_key: GroupKey | None = None
+
+
+class _QueryResponse(_Out, tag_field="queryType"):
+    points_scanned: int
+    truncated: bool
+    execution_time_ms: float
+
+
+class RangeResponse(_QueryResponse, tag="range"):
+    results: list[RangeRow]
+
+
+class AggregateResponse(_QueryResponse, tag="aggregate"):
+    results: list[AggregateRowOut]
+
+
+class RateResponse(_QueryResponse, tag="rate"):
+    results: list[RateRowOut]
+
+
+QueryResponse = RangeResponse | AggregateResponse | RateResponse
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _group_key(q: Query, group: tuple[str, ...]) -> GroupKey:
+    # '' is how storage spells "the point lacks this key".
+    return {k: (v or None) for k, v in zip(q.group_by, group, strict=True)}
+
+
+def encode_result(q: Query, result: QueryResult, execution_ms: float) -> QueryResponse:
+    """The response body for `result`, the answer to `q`."""
+    scanned, truncated = result.points_scanned, result.truncated
+    if q.type is QueryType.RANGE:
+        points = [r for r in result.rows if isinstance(r, RangePoint)]
+        rows = [RangeRow(p.timestamp, p.value, p.dimensions) for p in points]
+        return RangeResponse(scanned, truncated, execution_ms, rows)
+    if q.type is QueryType.RATE:
+        rates = [r for r in result.rows if isinstance(r, RateRow)]
+        return RateResponse(
+            scanned,
+            truncated,
+            execution_ms,
+            [
+                RateRowOut(
+                    r.bucket, _finite(r.rate), _group_key(q, r.group) if q.group_by else None
+                )
+                for r in rates
+            ],
+        )
+    aggs = [r for r in result.rows if isinstance(r, AggregateRow)]
+    return AggregateResponse(
+        scanned,
+        truncated,
+        execution_ms,
+        [
+            AggregateRowOut(
+                _group_key(q, a.group),
+                _finite(a.value),
+                a.count,
+                a.bucket if q.interval_ms else None,
+            )
+            for a in aggs
+        ],
+    )

@@ -1,10 +1,10 @@
-"""One error family: every failure a client can see is a `LuminateError` with a status and a
-stable code. The HTTP layer turns it into the single JSON error shape in one place."""
+"""One error family: every failure a client can see is a `LuminateError` with a stable code, and
+every code has exactly one HTTP status (`STATUS`). `luminate.http.errors` turns errors into the
+single JSON error shape; nothing else builds error responses."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -55,8 +55,54 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
+# The one status of each code. `query_timeout` and `too_many_rows_scanned` are 422, not 504:
+# both mean the query exceeded the tenant's own budget (its `timeout` or the tenant's maximum),
+# so the same query fails again on retry, and a 5xx would count against the service's error
+# ratio (and page) for what is a client's oversized query.
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.MALFORMED_JSON: 400,
+    ErrorCode.INVALID_BODY: 400,
+    ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.TOO_MANY_POINTS: 400,
+    ErrorCode.UNSUPPORTED_CONTENT_ENCODING: 415,
+    ErrorCode.INVALID_COMPRESSED_BODY: 400,
+    ErrorCode.ALL_POINTS_REJECTED: 400,
+    ErrorCode.UNKNOWN_QUERY_TYPE: 400,
+    ErrorCode.UNKNOWN_AGGREGATION: 400,
+    ErrorCode.MISSING_FIELD: 400,
+    ErrorCode.INVALID_METRIC_NAME: 400,
+    ErrorCode.INVALID_TIME: 400,
+    ErrorCode.INVALID_TIME_RANGE: 400,
+    ErrorCode.INVALID_DURATION: 400,
+    ErrorCode.INVALID_FILTER: 400,
+    ErrorCode.INVALID_GROUP_BY: 400,
+    ErrorCode.INVALID_LIMIT: 400,
+    ErrorCode.INVALID_TIMEOUT: 400,
+    ErrorCode.INVALID_PARAMETER: 400,
+    ErrorCode.TOO_MANY_BUCKETS: 400,
+    ErrorCode.TIME_RANGE_TOO_LONG: 400,
+    ErrorCode.NOT_APPLICABLE: 400,
+    ErrorCode.MISSING_TOKEN: 401,
+    ErrorCode.INVALID_TOKEN: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.INSUFFICIENT_SCOPE: 403,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY_CONCURRENT_QUERIES: 429,
+    ErrorCode.TOO_MANY_ROWS_SCANNED: 422,
+    ErrorCode.HEADERS_TOO_LARGE: 431,
+    ErrorCode.CORS_NOT_ALLOWED: 400,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.QUERY_TIMEOUT: 422,
+    ErrorCode.STORAGE_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+
 class LuminateError(Exception):
-    status: int = 500
+    """An error a client sees: a stable code (whose status `STATUS` gives), a message naming the
+    problem, details for programs, and headers the answer must carry."""
+
     code: ErrorCode = ErrorCode.INTERNAL_ERROR
 
     def __init__(
@@ -64,7 +110,7 @@ class LuminateError(Exception):
         message: str,
         *,
         code: ErrorCode | None = None,
-        details: dict[str, Any] | None = None,
+        details: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -74,14 +120,16 @@ class LuminateError(Exception):
         self.details = details or {}
         self.headers = headers or {}
 
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
 
 class BadRequest(LuminateError):
-    status = 400
     code = ErrorCode.INVALID_BODY
 
 
 class Unauthorized(LuminateError):
-    status = 401
     code = ErrorCode.INVALID_TOKEN
 
     def __init__(self, message: str, *, code: ErrorCode | None = None) -> None:
@@ -89,32 +137,26 @@ class Unauthorized(LuminateError):
 
 
 class Forbidden(LuminateError):
-    status = 403
     code = ErrorCode.INSUFFICIENT_SCOPE
 
 
 class NotFound(LuminateError):
-    status = 404
     code = ErrorCode.NOT_FOUND
 
 
 class MethodNotAllowed(LuminateError):
-    status = 405
     code = ErrorCode.METHOD_NOT_ALLOWED
 
 
 class PayloadTooLarge(LuminateError):
-    status = 413
     code = ErrorCode.BODY_TOO_LARGE
 
 
 class UnsupportedMediaType(LuminateError):
-    status = 415
     code = ErrorCode.UNSUPPORTED_CONTENT_ENCODING
 
 
 class ServiceUnavailable(LuminateError):
-    status = 503
     code = ErrorCode.STORAGE_UNAVAILABLE
 
     def __init__(
@@ -123,7 +165,7 @@ class ServiceUnavailable(LuminateError):
         *,
         code: ErrorCode | None = None,
         retry_after_s: int = 1,
-        details: dict[str, Any] | None = None,
+        details: dict[str, object] | None = None,
     ) -> None:
         super().__init__(
             message, code=code, details=details, headers={"Retry-After": str(retry_after_s)}
@@ -133,17 +175,14 @@ class ServiceUnavailable(LuminateError):
 class UnprocessableQuery(LuminateError):
     """The query is valid but exceeded one of the tenant's query budgets; narrow it."""
 
-    status = 422
     code = ErrorCode.QUERY_TIMEOUT
 
 
 class TooManyRequests(LuminateError):
     """Over a per-tenant rate or concurrency limit; the headers say when to retry."""
 
-    status = 429
     code = ErrorCode.RATE_LIMITED
 
 
 class HeadersTooLarge(LuminateError):
-    status = 431
     code = ErrorCode.HEADERS_TOO_LARGE

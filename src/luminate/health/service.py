@@ -1,0 +1,103 @@
+"""Liveness, readiness and startup state, and the detailed component report."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from luminate import __version__
+from luminate.ingest.batcher import Batcher
+from luminate.observability.metrics import Metrics
+from luminate.storage.store import Storage
+
+
+@dataclass(frozen=True)
+class StorageCheck:
+    status: Literal["up", "down"]
+    backend: str
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class WritesCheck:
+    """Whether the last storage insert succeeded, and the last error seen, if any."""
+
+    status: Literal["ok", "failing"]
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Readiness:
+    ready: bool
+    status: Literal["ready", "not_ready", "draining", "starting"]
+    storage: StorageCheck | None = None
+    writes: WritesCheck | None = None
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    healthy: bool
+    version: str
+    started: bool
+    draining: bool
+    storage: StorageCheck
+    writes: WritesCheck
+
+
+@dataclass
+class Health:
+    storage: Storage
+    metrics: Metrics
+    readiness_timeout_s: float
+    batcher: Batcher | None = None
+    started: bool = False
+    draining: bool = False
+
+    async def check_storage(self) -> StorageCheck:
+        """Ping storage within the readiness timeout; updates luminate_storage_up."""
+        t0 = time.perf_counter()
+        backend = self.storage.backend
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.storage.ping), self.readiness_timeout_s)
+        except TimeoutError:
+            self.metrics.storage_up.set(0)
+            return StorageCheck(
+                "down", backend, error=f"no answer within {self.readiness_timeout_s:g} s"
+            )
+        except Exception as exc:
+            self.metrics.storage_up.set(0)
+            return StorageCheck("down", backend, error=str(exc)[:300])
+        self.metrics.storage_up.set(1)
+        return StorageCheck("up", backend, latency_ms=round((time.perf_counter() - t0) * 1000, 2))
+
+    async def ready(self) -> Readiness:
+        if self.draining:
+            return Readiness(False, "draining")
+        if not self.started:
+            return Readiness(False, "starting")
+        storage = await self.check_storage()
+        ok = storage.status == "up"
+        # Writes are reported, not gating: see writes().
+        return Readiness(ok, "ready" if ok else "not_ready", storage, self.writes())
+
+    def writes(self) -> WritesCheck:
+        """Whether the last storage insert succeeded. Readiness does not depend on it: when
+        only writes fail (e.g. ZooKeeper is down), reads are still served and writes answer 503
+        with Retry-After, which is better than taking every replica out of rotation."""
+        b = self.batcher
+        if b is None or b.last_error_at is None:
+            return WritesCheck("ok")
+        if b.last_success_at is not None and b.last_success_at > b.last_error_at:
+            return WritesCheck("ok", b.last_error)
+        return WritesCheck("failing", b.last_error)
+
+    async def report(self) -> HealthReport:
+        storage = await self.check_storage()
+        writes = self.writes()
+        healthy = (
+            storage.status == "up" and writes.status == "ok" and self.started and not self.draining
+        )
+        return HealthReport(healthy, __version__, self.started, self.draining, storage, writes)

@@ -1,0 +1,71 @@
+"""Administration of stored points: retention policies and deletions (mutations)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+from luminate.model.catalog import RetentionPolicy
+from luminate.model.time import now_ms
+from luminate.storage.compile import compile_delete_before, compile_retention_policies
+from luminate.storage.engine import Engine
+from luminate.storage.errors import StorageTimeout
+from luminate.storage.reads import Reads, as_int
+from luminate.storage.schema import Topology
+from luminate.storage.sql import SystemStatement, Table, quote
+
+MUTATION_TIMEOUT_S = 300.0
+
+
+class Admin:
+    def __init__(self, engine: Engine, reads: Reads, topology: Topology) -> None:
+        self._engine = engine
+        self._reads = reads
+        self._topology = topology
+
+    def delete_before(
+        self, tenant: str, metric: str | None, before_ms: int, exclude: Sequence[str] = ()
+    ) -> None:
+        """Delete the tenant's points older than `before_ms` (of one metric, or all but
+        `exclude`). Returns once the engine has applied the deletion."""
+        topo = self._topology
+        local = topo.storage_table(Table.SAMPLES)
+        stmt = compile_delete_before(
+            tenant, topo.name(local), topo.on_cluster(), metric, before_ms, exclude
+        )
+        self._engine.execute(stmt)
+        self._wait_for_mutations(local)
+
+    def _wait_for_mutations(self, table: str, timeout_s: float = MUTATION_TIMEOUT_S) -> None:
+        """Mutations are asynchronous on every server version; wait until this host has none
+        left for the table (`mutations_sync` is not known to older servers)."""
+        db = quote(self._topology.database) if self._topology.database else "currentDatabase()"
+        pending = SystemStatement(
+            "SELECT count() FROM system.mutations "
+            f"WHERE database = {db} AND table = {quote(table)} AND is_done = 0"
+        )
+        deadline = time.monotonic() + timeout_s
+        delay = 0.01
+        while as_int(self._engine.select(pending).rows[0][0]):
+            if time.monotonic() > deadline:
+                raise StorageTimeout(f"deletion still running after {timeout_s:g} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def set_retention(self, tenant: str, metric: str | None, days: int) -> None:
+        self._engine.insert(
+            Table.RETENTION,
+            ("tenant_id", "metric_name", "days", "updated_ms"),
+            [[tenant], [metric or ""], [days], [now_ms()]],
+            uuid.uuid4().hex,
+        )
+
+    def retention_policies(self, tenant: str) -> list[RetentionPolicy]:
+        rows = self._reads.select(compile_retention_policies(tenant)).rows
+        return [RetentionPolicy(tenant, str(r[0]) or None, as_int(r[1])) for r in rows]
+
+    def tenants_with_retention(self) -> list[str]:
+        """Maintenance only: which tenants have a retention policy (no data is read)."""
+        rows = self._engine.select(SystemStatement.tenant_ids(Table.RETENTION)).rows
+        return [str(r[0]) for r in rows]
