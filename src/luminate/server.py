@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from luminate.app import build_storage, create_app
+from luminate.http.protocol import protocol_class
 from luminate.http.security import server_head_limit
 from luminate.settings import Settings
 
@@ -71,9 +72,14 @@ def serve(settings: Settings) -> None:
         lifespan="on",
         loop="uvloop",
         # h11 rather than httptools: httptools buffers a request head of any size, h11 cuts
-        # one off (400, connection closed) past h11_max_incomplete_event_size. That cap sits
-        # above LUMINATE_HTTP_MAX_HEADER_BYTES, so heads just over our limit get our JSON 431.
-        http="h11",
+        # one off past h11_max_incomplete_event_size. That cap sits above
+        # LUMINATE_HTTP_MAX_HEADER_BYTES, so heads just over our limit get the app's JSON 431,
+        # and heads past it get the protocol's own JSON 431.
+        http=protocol_class(
+            head_timeout_s=settings.http_head_timeout_seconds,
+            max_connections=settings.http_max_connections,
+            max_head_bytes=settings.http_max_header_bytes,
+        ),
         h11_max_incomplete_event_size=server_head_limit(settings.http_max_header_bytes),
         # Whole seconds for uvicorn; rounded up so a fraction never becomes 0 (no grace at all).
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_seconds),

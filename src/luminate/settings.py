@@ -206,6 +206,24 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     http_max_header_bytes: Annotated[
         Positive, _doc("Largest request head (request line and headers) accepted.")
     ] = 16 * 1024
+    http_head_timeout_seconds: Annotated[
+        PositiveFloat,
+        _doc(
+            "Longest a connection may take to send a complete request head (also the longest "
+            "a new connection may stay silent); then it is answered 408 and closed."
+        ),
+    ] = 10.0
+    http_body_timeout_seconds: Annotated[
+        PositiveFloat,
+        _doc(
+            "Longest wait for the next bytes of a request body; then 408 and the connection "
+            "is closed."
+        ),
+    ] = 30.0
+    http_max_connections: Annotated[
+        Positive,
+        _doc("Open connections one process accepts; one more is answered 503 and closed."),
+    ] = 1000
     query_max_body_bytes: Annotated[
         Positive, _doc("Largest body of a query or admin request, after decompression.")
     ] = 64 * 1024
@@ -216,6 +234,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     cors_max_age_seconds: Annotated[
         NonNegative, _doc("How long browsers may cache a CORS preflight answer.")
     ] = 600
+    admin_impersonation: Annotated[
+        Literal["all_endpoints", "admin_endpoints", "off"],
+        _doc(
+            "Where an admin token may act as another tenant with ?tenant=: on every endpoint, "
+            "only on the admin endpoints, or nowhere. Every such request is logged and counted."
+        ),
+    ] = "all_endpoints"
     environment: Annotated[
         str,
         _doc(

@@ -19,6 +19,9 @@ from tests.e2e.server import LuminateProcess
 TIMEOUT_S = 60.0
 SMALL_BODY_LIMIT = 65_536
 SMALL_POINTS_LIMIT = 100
+# The `limited` server's connection cap and body deadline, small enough to probe.
+MAX_CONNECTIONS = 48
+BODY_TIMEOUT_S = 1.0
 # The one browser origin the `limited` server allows.
 ALLOWED_ORIGIN = "https://app.example"
 # A tier the `limited` server knows, with limits small enough to reach in one or two requests.

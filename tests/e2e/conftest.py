@@ -8,6 +8,8 @@ import yaml
 
 from tests.e2e.bodies import (
     ALLOWED_ORIGIN,
+    BODY_TIMEOUT_S,
+    MAX_CONNECTIONS,
     SMALL_BODY_LIMIT,
     SMALL_POINTS_LIMIT,
     TINY_LIMITS,
@@ -51,6 +53,8 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProces
             "LUMINATE_WRITE_MAX_POINTS": str(SMALL_POINTS_LIMIT),
             "LUMINATE_LIMITS_OVERRIDES_FILE": str(overrides),
             "LUMINATE_CORS_ALLOWED_ORIGINS": ALLOWED_ORIGIN,
+            "LUMINATE_HTTP_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
+            "LUMINATE_HTTP_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_S),
         },
     )
     try:

@@ -18,7 +18,7 @@ import httpx
 from luminate.auth.tokens import create_token
 from luminate.model.points import PointErrorCode
 from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import SMALL_BODY_LIMIT, TINY_TIER
+from tests.e2e.bodies import MAX_CONNECTIONS, SMALL_BODY_LIMIT, TINY_TIER
 from tests.e2e.server import LuminateProcess
 
 TIMEOUT_S = 120.0
@@ -144,6 +144,8 @@ class Probe:
     params: dict[str, str] = field(default_factory=dict)
     on_loaded: bool = False
     before: Before | None = None
+    # Sends the request itself, over a raw socket, where no HTTP client would send it.
+    raw: Callable[[LuminateProcess], httpx.Response] | None = None
 
     def expected(self) -> Observed:
         out: Observed = {("point", c) for c in self.point_codes}
@@ -157,6 +159,8 @@ class Probe:
             proc, tenant = loaded.proc, loaded.tenant
         else:
             proc, tenant = limited, new_tenant()
+        if self.raw is not None:
+            return self.raw(proc)
         bodies: list[Callable[[], bytes] | None] = list(self.bodies) or [None]
         headers = self.headers(proc, tenant)
         resp: httpx.Response | None = None
@@ -217,3 +221,48 @@ def series_over_limits() -> bytes:
 def over_limit() -> bytes:
     body = write_body(point())
     return body[:-1] + b" " * (SMALL_BODY_LIMIT + 1 - len(body)) + b"}"
+
+
+def _answer(sock: socket.socket) -> httpx.Response:
+    """The answer read from `sock` until the server closes it."""
+    received = b""
+    with contextlib.suppress(ConnectionResetError, TimeoutError):
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = [tuple(line.split(": ", 1)) for line in lines[1:] if ": " in line]
+    return httpx.Response(int(lines[0].split(" ")[1]), headers=headers, content=body)
+
+
+def malformed_request_line(proc: LuminateProcess) -> httpx.Response:
+    with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1 and more\r\nHost: x\r\n\r\n")
+        return _answer(sock)
+
+
+def stalled_body(proc: LuminateProcess) -> httpx.Response:
+    """A write whose body stops after a few bytes (the server's body deadline is short)."""
+    token = proc.token(new_tenant(), "write")
+    with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(
+            b"POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+            + f"Authorization: Bearer {token}\r\n\r\n".encode()
+            + b"{"
+        )
+        return _answer(sock)
+
+
+def one_connection_too_many(proc: LuminateProcess) -> httpx.Response:
+    """Hold the server's maximum of connections open, then open one more."""
+    held = [
+        socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S)
+        for _ in range(MAX_CONNECTIONS)
+    ]
+    try:
+        time.sleep(0.2)  # every held connection is accepted
+        with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S) as sock:
+            return _answer(sock)
+    finally:
+        for sock in held:
+            sock.close()

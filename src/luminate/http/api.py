@@ -3,6 +3,7 @@ encode. Decoding and encoding live in `http.codec`; errors become responses in `
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -26,6 +27,9 @@ from luminate.model.query import TimeRange
 from luminate.model.time import now_ms
 
 MAX_DISCOVERY_LIMIT = 10_000
+WRITE_BODY_SETTING = "LUMINATE_WRITE_MAX_BODY_BYTES"
+QUERY_BODY_SETTING = "LUMINATE_QUERY_MAX_BODY_BYTES"
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 def _limits(request: Request, principal: Principal, tenant: str) -> TenantLimits:
@@ -41,7 +45,7 @@ async def write(request: Request) -> JSON:
     tenant = tenant_for(request, principal)
     limits = _limits(request, principal, tenant)
     decision = svc.limiter.request(tenant, limits, Limit.WRITE_RPS)
-    body = await read_body(request, svc.settings.write_max_body_bytes)
+    body = await _body(request, svc.settings.write_max_body_bytes, WRITE_BODY_SETTING)
     try:
         checked = svc.write_decoder.decode(body, tenant, now_ms())
     except BadRequest as exc:
@@ -55,17 +59,29 @@ async def write(request: Request) -> JSON:
     return JSON(WriteResponse.of(outcome), status_code=status, headers=headers)
 
 
+async def _body(request: Request, limit: int, setting: str) -> bytes:
+    timeout_s = services(request).settings.http_body_timeout_seconds
+    return await read_body(request, limit, setting, chunk_timeout_s=timeout_s)
+
+
 async def _read(
-    request: Request, run: Callable[[str, TenantLimits], Awaitable[msgspec.Struct]]
+    request: Request,
+    run: Callable[[str, TenantLimits, bytes], Awaitable[msgspec.Struct]],
+    *,
+    with_body: bool = False,
 ) -> JSON:
-    """The read endpoints' shared gate: scope, the tenant's query rate, one concurrency slot."""
+    """The read endpoints' shared gate: scope, the tenant's query rate, one concurrency slot
+    (held while the body arrives, which LUMINATE_HTTP_BODY_TIMEOUT_SECONDS bounds)."""
     principal = authorize(request, Scope.READ)
     svc = services(request)
     tenant = tenant_for(request, principal)
     limits = _limits(request, principal, tenant)
     decision = svc.limiter.request(tenant, limits, Limit.QUERY_RPS)
     with svc.limiter.query_slot(tenant, limits):
-        out = await run(tenant, limits)
+        body = b""
+        if with_body:
+            body = await _body(request, svc.settings.query_max_body_bytes, QUERY_BODY_SETTING)
+        out = await run(tenant, limits, body)
     return JSON(out, headers=decision.headers())
 
 
@@ -73,15 +89,12 @@ async def query(request: Request) -> JSON:
     svc = services(request)
     started = time.perf_counter()
 
-    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
-        body = await read_body(
-            request, svc.settings.query_max_body_bytes, "LUMINATE_QUERY_MAX_BODY_BYTES"
-        )
+    async def run(tenant: str, limits: TenantLimits, body: bytes) -> msgspec.Struct:
         q = decode_query(body, svc.queries.budget(limits), now_ms())
         result = await svc.queries.query(tenant, q)
         return encode_result(q, result, round((time.perf_counter() - started) * 1000, 3))
 
-    return await _read(request, run)
+    return await _read(request, run, with_body=True)
 
 
 def _window(request: Request) -> TimeRange | None:
@@ -99,7 +112,8 @@ def _limit(request: Request, default: int) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DISCOVERY_LIMIT:
+    # ASCII digits only: str.isdigit() accepts "²", and int() refuses very long numbers.
+    if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= MAX_DISCOVERY_LIMIT:
         raise BadRequest(
             f"limit must be an integer between 1 and {MAX_DISCOVERY_LIMIT}",
             code=ErrorCode.INVALID_LIMIT,
@@ -110,7 +124,7 @@ def _limit(request: Request, default: int) -> int:
 async def list_metrics(request: Request) -> JSON:
     svc = services(request)
 
-    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
+    async def run(tenant: str, limits: TenantLimits, body: bytes) -> msgspec.Struct:
         rows, truncated = await svc.queries.metrics(tenant, _window(request), _limit(request, 1000))
         return catalog.metric_list(rows, truncated)
 
@@ -121,7 +135,7 @@ async def list_dimensions(request: Request) -> JSON:
     svc = services(request)
     metric = check_metric_name(request.path_params["name"])
 
-    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
+    async def run(tenant: str, limits: TenantLimits, body: bytes) -> msgspec.Struct:
         rows, truncated = await svc.queries.dimension_keys(
             tenant, metric, _window(request), _limit(request, 1000)
         )
@@ -135,7 +149,7 @@ async def list_dimension_values(request: Request) -> JSON:
     metric = check_metric_name(request.path_params["name"])
     key = check_dimension_key(request.path_params["key"], ErrorCode.INVALID_PARAMETER)
 
-    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
+    async def run(tenant: str, limits: TenantLimits, body: bytes) -> msgspec.Struct:
         rows, truncated = await svc.queries.dimension_values(
             tenant, metric, key, _window(request), _limit(request, 100)
         )
@@ -147,7 +161,7 @@ async def list_dimension_values(request: Request) -> JSON:
 async def cardinality(request: Request) -> JSON:
     svc = services(request)
 
-    async def run(tenant: str, limits: TenantLimits) -> msgspec.Struct:
+    async def run(tenant: str, limits: TenantLimits, body: bytes) -> msgspec.Struct:
         c = await svc.queries.cardinality(tenant, _window(request), _limit(request, 10))
         tracked = svc.limiter.series.peek(tenant, time.monotonic())
         series = catalog.SeriesLimits(
@@ -171,10 +185,8 @@ async def retention(request: Request) -> JSON:
 async def set_retention(request: Request) -> JSON:
     principal = authorize(request, Scope.ADMIN)
     svc = services(request)
-    body = await read_body(
-        request, svc.settings.query_max_body_bytes, "LUMINATE_QUERY_MAX_BODY_BYTES"
-    )
-    tenant = tenant_for(request, principal)
+    body = await _body(request, svc.settings.query_max_body_bytes, QUERY_BODY_SETTING)
+    tenant = tenant_for(request, principal, admin_endpoint=True)
     req = admin_codec.decode_retention(body)
     metric = check_metric_name(req.metric_name) if req.metric_name is not None else None
     await svc.admin.set_retention(tenant, metric, req.days)
@@ -183,13 +195,13 @@ async def set_retention(request: Request) -> JSON:
 
 async def get_retention(request: Request) -> JSON:
     principal = authorize(request, Scope.ADMIN)
-    tenant = tenant_for(request, principal)
+    tenant = tenant_for(request, principal, admin_endpoint=True)
     return JSON(admin_codec.policies(tenant, await services(request).admin.retention(tenant)))
 
 
 async def delete_metric(request: Request) -> JSON:
     principal = authorize(request, Scope.ADMIN)
-    tenant = tenant_for(request, principal)
+    tenant = tenant_for(request, principal, admin_endpoint=True)
     metric = check_metric_name(request.path_params["name"])
     before = request.query_params.get("before")
     if before is None:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zlib
 
 import zstandard
 from starlette.requests import Request
 
-from luminate.model.errors import BadRequest, ErrorCode, PayloadTooLarge, UnsupportedMediaType
+from luminate.model.errors import (
+    BadRequest,
+    ErrorCode,
+    PayloadTooLarge,
+    RequestTimeout,
+    UnsupportedMediaType,
+)
 
 _CHUNK = 64 * 1024
 
@@ -21,9 +28,14 @@ def _too_large(limit: int, what: str, setting: str) -> PayloadTooLarge:
 
 
 async def read_body(
-    request: Request, limit: int, setting: str = "LUMINATE_WRITE_MAX_BODY_BYTES"
+    request: Request,
+    limit: int,
+    setting: str = "LUMINATE_WRITE_MAX_BODY_BYTES",
+    *,
+    chunk_timeout_s: float | None = None,
 ) -> bytes:
-    """The decoded body, at most `limit` bytes after decompression; 413/415/400 otherwise."""
+    """The decoded body, at most `limit` bytes after decompression; 413/415/400 otherwise, and
+    408 when the client sends no byte of it for `chunk_timeout_s` (the connection is closed)."""
     # Bodies are always JSON; Content-Type is not checked (curl's default form type included).
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "", "gzip", "x-gzip", "zstd"):
@@ -32,11 +44,23 @@ async def read_body(
             code=ErrorCode.UNSUPPORTED_CONTENT_ENCODING,
         )
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit, "body", setting)
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    stream = request.stream()
+    while True:
+        try:
+            async with asyncio.timeout(chunk_timeout_s):
+                chunk = await anext(stream)
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise RequestTimeout(
+                f"no byte of the body for {chunk_timeout_s:g} s after {size} bytes "
+                "(LUMINATE_HTTP_BODY_TIMEOUT_SECONDS)",
+                details={"received_bytes": size},
+            ) from None
         size += len(chunk)
         if size > limit:
             raise _too_large(limit, "body", setting)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -16,6 +17,8 @@ from luminate.model.errors import BadRequest, ErrorCode, Forbidden
 from luminate.observability.metrics import Metrics
 from luminate.query.service import QueryService
 from luminate.settings import Settings
+
+audit = logging.getLogger("luminate.audit")
 
 
 @dataclass
@@ -42,8 +45,10 @@ def authorize(request: Request, scope: Scope) -> Principal:
     return principal
 
 
-def tenant_for(request: Request, principal: Principal) -> str:
-    """The token's tenant; an admin token may name another one explicitly with ?tenant=."""
+def tenant_for(request: Request, principal: Principal, *, admin_endpoint: bool = False) -> str:
+    """The token's tenant; an admin token may name another one explicitly with ?tenant= (on
+    every endpoint, or only on admin endpoints, per LUMINATE_ADMIN_IMPERSONATION). Every such
+    request is logged with the acting subject and tenant and counted."""
     named = request.query_params.get("tenant")
     if named is None or named == principal.tenant:
         return principal.tenant
@@ -51,8 +56,28 @@ def tenant_for(request: Request, principal: Principal) -> str:
         raise Forbidden(
             "only an admin token may name another tenant", code=ErrorCode.INSUFFICIENT_SCOPE
         )
+    policy = services(request).settings.admin_impersonation
+    if policy == "off" or (policy == "admin_endpoints" and not admin_endpoint):
+        raise Forbidden(
+            "naming another tenant with ?tenant= is not allowed on this endpoint "
+            f"(LUMINATE_ADMIN_IMPERSONATION={policy})",
+            code=ErrorCode.INSUFFICIENT_SCOPE,
+            details={"impersonation": policy},
+        )
     if not TENANT.fullmatch(named):
         raise BadRequest(
             "tenant must be 1-128 characters of [A-Za-z0-9_.-]", code=ErrorCode.INVALID_PARAMETER
         )
+    route = str(getattr(request.scope.get("route"), "path", "unmatched"))
+    services(request).metrics.impersonations.labels(route=route).inc()
+    audit.info(
+        "impersonation",
+        extra={
+            "subject": principal.subject,
+            "acting_tenant": principal.tenant,
+            "target_tenant": named,
+            "method": request.method,
+            "route": route,
+        },
+    )
     return named

@@ -9,7 +9,8 @@ import logging
 
 import msgspec
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
 from luminate.http.codec.write import WriteResponse
 from luminate.http.responses import JSON
@@ -30,6 +31,9 @@ from luminate.storage.errors import (
 )
 
 log = logging.getLogger("luminate")
+
+# Not sent (the client is gone); recorded in metrics and logs as the client's doing.
+CLIENT_CLOSED_REQUEST = 499
 
 
 class ErrorDetail(msgspec.Struct, forbid_unknown_fields=True):
@@ -113,7 +117,15 @@ async def _unexpected(request: Request, exc: Exception) -> JSON:
     return unexpected(exc)
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client went away mid-request: nothing to answer, and nothing of ours failed. The
+    status is nginx's 499, so metrics and logs count it as the client's."""
+    log.info("client disconnected", extra={"path": request.url.path})
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 HANDLERS = {
+    ClientDisconnect: _client_gone,
     LuminateError: _luminate_error,
     StorageError: _storage_error,
     HTTPException: _http_error,

@@ -45,6 +45,9 @@ class ErrorCode(StrEnum):
     TOO_MANY_ROWS_SCANNED = "too_many_rows_scanned"
     # transport
     HEADERS_TOO_LARGE = "headers_too_large"
+    MALFORMED_REQUEST = "malformed_request"
+    REQUEST_TIMEOUT = "request_timeout"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     CORS_NOT_ALLOWED = "cors_not_allowed"
     # routing
     NOT_FOUND = "not_found"
@@ -90,6 +93,9 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_MANY_CONCURRENT_QUERIES: 429,
     ErrorCode.TOO_MANY_ROWS_SCANNED: 422,
     ErrorCode.HEADERS_TOO_LARGE: 431,
+    ErrorCode.MALFORMED_REQUEST: 400,
+    ErrorCode.REQUEST_TIMEOUT: 408,
+    ErrorCode.TOO_MANY_CONNECTIONS: 503,
     ErrorCode.CORS_NOT_ALLOWED: 400,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
@@ -186,3 +192,12 @@ class TooManyRequests(LuminateError):
 
 class HeadersTooLarge(LuminateError):
     code = ErrorCode.HEADERS_TOO_LARGE
+
+
+class RequestTimeout(LuminateError):
+    """The client stopped sending its request; the connection is closed after the answer."""
+
+    code = ErrorCode.REQUEST_TIMEOUT
+
+    def __init__(self, message: str, *, details: dict[str, object] | None = None) -> None:
+        super().__init__(message, details=details, headers={"Connection": "close"})

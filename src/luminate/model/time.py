@@ -38,7 +38,7 @@ def parse_time(value: object) -> int:
             return parse_time(int(value))
         raise ValueError("epoch milliseconds must be an integer")
     if isinstance(value, str):
-        if value.isdigit() and len(value) <= 16:
+        if value.isascii() and value.isdigit() and len(value) <= 16:
             return parse_time(int(value))
         if not _RFC3339.fullmatch(value):
             raise ValueError(

@@ -79,6 +79,12 @@ class Metrics:
             ["tenant_id"],
             registry=r,
         )
+        self.impersonations = Counter(
+            "luminate_admin_impersonations",
+            "Requests in which an admin token acted as another tenant (?tenant=).",
+            ["route"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "luminate_write_batch_size",
             "Points per storage insert (after group commit).",

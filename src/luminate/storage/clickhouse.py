@@ -267,7 +267,7 @@ def parse_hosts(entries: Sequence[str], default_port: int = 9000) -> list[tuple[
         host, sep, port = text.rpartition(":")
         if not sep:
             host, port = text, str(default_port)
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
             raise ValueError(f"bad LUMINATE_CLICKHOUSE_HOSTS entry {entry!r}; use host:port")
         out.append((host, int(port)))
     return out

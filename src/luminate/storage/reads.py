@@ -7,6 +7,7 @@ never a silent wrong answer."""
 from __future__ import annotations
 
 import logging
+import math
 
 import msgspec
 
@@ -49,6 +50,10 @@ def as_int(value: object) -> int:
 
 
 def as_float(value: object) -> float:
+    """A number; NaN where the engine answered null, which is how its JSON output spells a
+    non-finite result (a sum of huge values overflowing to infinity)."""
+    if value is None:
+        return math.nan
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):

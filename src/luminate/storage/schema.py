@@ -49,7 +49,7 @@ def check_supported(version: tuple[int, ...]) -> Capabilities:
 def parse_version(text: str) -> tuple[int, ...]:
     parts = []
     for piece in text.strip().strip('"').split("."):
-        if not piece.isdigit():
+        if not (piece.isascii() and piece.isdigit()):
             break
         parts.append(int(piece))
     return tuple(parts)

@@ -81,6 +81,13 @@ ERROR_RESPONSES: dict[int, tuple[str, Schema]] = {
     ),
     404: ("NotFound", error_response_of("No such endpoint (not_found).")),
     405: ("MethodNotAllowed", error_response_of("The path exists, not with this method.")),
+    408: (
+        "RequestTimeout",
+        error_response_of(
+            "The client stopped sending: no complete head within the head deadline, or no byte "
+            "of the body within the body deadline (request_timeout). The connection is closed."
+        ),
+    ),
     413: (
         "PayloadTooLarge",
         error_response_of("The body is over the limit, before or after decompression."),
@@ -110,15 +117,16 @@ ERROR_RESPONSES: dict[int, tuple[str, Schema]] = {
     503: (
         "Unavailable",
         error_response_of(
-            "Storage refused or failed; nothing was acknowledged. Retry.",
+            "Storage refused or failed, or the process holds its maximum of open connections "
+            "(too_many_connections); nothing was acknowledged. Retry.",
             required=("Retry-After",),
         ),
     ),
 }
 
-EVERYWHERE = (404, 405, 431, 500)
+EVERYWHERE = (400, 404, 405, 408, 431, 500, 503)
 # Every authenticated operation reaches storage, which may fail (503) or overrun a budget (422).
-AUTHENTICATED = (*EVERYWHERE, 400, 401, 403, 422, 503)
+AUTHENTICATED = (*EVERYWHERE, 401, 403, 422)
 LIMITED = (*AUTHENTICATED, 429)
 WITH_BODY = (413, 415)
 
