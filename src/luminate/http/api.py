@@ -3,6 +3,7 @@ encode. Decoding and encoding live in `http.codec`; errors become responses in `
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ from luminate.http.body import read_body
 from luminate.http.codec import admin as admin_codec
 from luminate.http.codec import catalog
 from luminate.http.codec.query import decode_query, encode_result, time_value, window
-from luminate.http.codec.write import WriteResponse
+from luminate.http.codec.write import WHOLE_BODY_BYTES, WriteResponse
 from luminate.http.context import authorize, services, tenant_for
 from luminate.http.errors import all_rejected
 from luminate.http.responses import JSON
@@ -47,7 +48,12 @@ async def write(request: Request) -> JSON:
     decision = svc.limiter.request(tenant, limits, Limit.WRITE_RPS)
     body = await _body(request, svc.settings.write_max_body_bytes, WRITE_BODY_SETTING)
     try:
-        checked = svc.write_decoder.decode(body, tenant, now_ms())
+        if len(body) <= WHOLE_BODY_BYTES:
+            checked = svc.write_decoder.decode(body, tenant, now_ms())
+        else:
+            # Off the event loop: a large body is decoded in bounded steps on a worker thread,
+            # so probes and other tenants are answered in between.
+            checked = await asyncio.to_thread(svc.write_decoder.decode, body, tenant, now_ms())
     except BadRequest as exc:
         svc.writes.refused_body(exc.code)
         raise

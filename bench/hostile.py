@@ -1,0 +1,120 @@
+"""/healthz latency while a stream of worst-case write bodies arrives: each body is 14 MB and
+holds one point with a million dimensions (refused with `too_many_dimensions`). Prints the probe
+latency percentiles with no load and during the stream, and how long each refusal took.
+
+    .venv/bin/python -m bench.hostile [--bodies 10]
+
+tests/e2e/test_hostile_latency.py runs the same measurement (fewer bodies) and requires p99 <=
+50 ms during the stream."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import msgspec
+
+from tests.e2e.server import LuminateProcess
+
+
+def worst_case_body(dimensions: int = 1_000_000) -> bytes:
+    dims = {f"k{i}": "v" for i in range(dimensions)}
+    now = time.time_ns() // 1_000_000
+    return msgspec.json.encode(
+        {"metrics": [{"name": "hostile", "timestamp": now, "value": 1.0, "dimensions": dims}]}
+    )
+
+
+@dataclass
+class Stream:
+    """The probe latencies taken while the bodies were sent, and the answers to the bodies."""
+
+    probe_s: list[float] = field(default_factory=list)
+    answers: list[httpx.Response] = field(default_factory=list)
+    answer_s: list[float] = field(default_factory=list)
+
+    def p(self, q: int) -> float:
+        return statistics.quantiles(self.probe_s, n=100)[q - 1]
+
+
+def probe_during(url: str, headers: dict[str, str], body: bytes, bodies: int) -> Stream:
+    """Send `bodies` copies of `body` one after another while probing /healthz every 5 ms."""
+    out = Stream()
+    done = threading.Event()
+
+    def send() -> None:
+        with httpx.Client(timeout=120) as client:
+            for _ in range(bodies):
+                started = time.perf_counter()
+                out.answers.append(
+                    client.post(f"{url}/api/v1/write", content=body, headers=headers)
+                )
+                out.answer_s.append(time.perf_counter() - started)
+        done.set()
+
+    sender = threading.Thread(target=send)
+    with httpx.Client(timeout=30) as probe:
+        probe.get(f"{url}/healthz")  # the probe's connection is open before the stream starts
+        sender.start()
+        while not done.is_set():
+            started = time.perf_counter()
+            probe.get(f"{url}/healthz").raise_for_status()
+            out.probe_s.append(time.perf_counter() - started)
+            time.sleep(0.005)
+    sender.join()
+    return out
+
+
+def idle_probes(url: str, n: int = 200) -> list[float]:
+    out = []
+    with httpx.Client(timeout=30) as probe:
+        for _ in range(n):
+            started = time.perf_counter()
+            probe.get(f"{url}/healthz").raise_for_status()
+            out.append(time.perf_counter() - started)
+            time.sleep(0.005)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.hostile", description=__doc__)
+    p.add_argument("--bodies", type=int, default=10)
+    args = p.parse_args(argv)
+    body = worst_case_body()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = LuminateProcess(data_dir=Path(tmp) / "data", log_path=Path(tmp) / "server.log")
+        proc.start()
+        try:
+            idle = idle_probes(proc.url)
+            stream = probe_during(proc.url, proc.headers("hostile", "write"), body, args.bodies)
+        finally:
+            proc.stop()
+    codes = {r.json()["errors"][0]["error"]["code"] for r in stream.answers}
+    q = statistics.quantiles(idle, n=100)
+    print(f"body: {len(body) / 1e6:.1f} MB, one point with 1,000,000 dimensions -> {codes}")
+    print("| phase | probes | p50 ms | p95 ms | p99 ms | max ms |")
+    print("|---|---|---|---|---|---|")
+    print(
+        f"| idle | {len(idle)} | {q[49] * 1e3:.1f} | {q[94] * 1e3:.1f} | {q[98] * 1e3:.1f} | "
+        f"{max(idle) * 1e3:.1f} |"
+    )
+    print(
+        f"| {args.bodies} hostile bodies | {len(stream.probe_s)} | {stream.p(50) * 1e3:.1f} | "
+        f"{stream.p(95) * 1e3:.1f} | {stream.p(99) * 1e3:.1f} | {max(stream.probe_s) * 1e3:.1f} |"
+    )
+    print(
+        f"each refusal, client-observed: median {statistics.median(stream.answer_s) * 1e3:.0f} ms"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

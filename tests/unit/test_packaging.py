@@ -1,0 +1,61 @@
+"""Packaging tells the truth: every third-party module the package imports at run time is a
+declared dependency (a missing one only shows on a clean install)."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "luminate"
+
+
+def imported_top_level_modules() -> dict[str, str]:
+    """Third-party top-level module -> the first file importing it."""
+    found: dict[str, str] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top != "luminate" and top not in sys.stdlib_module_names:
+                    found.setdefault(top, str(path.relative_to(ROOT)))
+    return found
+
+
+def declared() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {normalize(re.split(r"[\[=<>!~ ]", d, maxsplit=1)[0]) for d in project["dependencies"]}
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def undeclared(imported: dict[str, str], deps: set[str]) -> list[str]:
+    distributions = importlib.metadata.packages_distributions()
+    missing = []
+    for module, where in sorted(imported.items()):
+        owners = {normalize(d) for d in distributions.get(module, [])}
+        if not owners & deps:
+            missing.append(f"{module} (imported by {where}; distribution {sorted(owners)})")
+    return missing
+
+
+def test_every_imported_module_is_a_declared_dependency() -> None:
+    imported = imported_top_level_modules()
+    assert {"numpy", "msgspec", "chdb", "h11"} <= set(imported)
+    assert undeclared(imported, declared()) == []
+
+
+def test_the_check_names_an_undeclared_import() -> None:
+    missing = undeclared(imported_top_level_modules(), declared() - {"numpy"})
+    assert len(missing) == 1 and missing[0].startswith("numpy (imported by src/luminate/")
