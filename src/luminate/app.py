@@ -25,7 +25,7 @@ from luminate.errors import (
     ServiceUnavailable,
     UnprocessableQuery,
 )
-from luminate.http import api, openapi, probes
+from luminate.http import api, identity, openapi, probes
 from luminate.http.context import Services
 from luminate.http.middleware import RequestMiddleware
 from luminate.http.responses import JSON, error_response
@@ -64,6 +64,7 @@ ROUTES = [
         methods=["GET"],
     ),
     Route("/api/v1/cardinality", api.cardinality, methods=["GET"]),
+    Route("/api/v1/auth/whoami", identity.whoami, methods=["GET"]),
     Route("/api/v1/admin/retention", api.retention, methods=["GET", "POST"]),
     Route("/api/v1/admin/metrics/{name}", api.delete_metric, methods=["DELETE"]),
     Route("/healthz", probes.healthz, methods=["GET"]),
