@@ -25,7 +25,7 @@ from luminate.errors import (
     ServiceUnavailable,
     UnprocessableQuery,
 )
-from luminate.http import api, identity, openapi, probes
+from luminate.http import api, identity, openapi, probes, ui
 from luminate.http.context import Services
 from luminate.http.middleware import RequestMiddleware
 from luminate.http.responses import JSON, error_response
@@ -185,7 +185,7 @@ def create_app(
                 store.close()
 
     return Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *ui.routes()],  # ROUTES are the API's; the UI's are static files
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(RequestMiddleware, metrics=metrics),
