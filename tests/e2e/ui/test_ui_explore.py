@@ -211,6 +211,24 @@ def test_dragging_across_the_chart_zooms_to_that_range(ui: UI, latency: Latency)
     assert ui.page.get_by_label("Between").is_checked()
     times = [row["time"] for row in ui.table()]
     assert times and all(start - 60_000 < t < end for t in times)
+    # The range is in the form to the millisecond, and a reload runs exactly it again.
+    local = ui.page.evaluate(
+        "(ms) => import('/ui/js/time.js').then((m) => m.toLocalInput(ms))", start
+    )
+    assert ui.page.get_by_label("Start (local time)").input_value() == local
+    with ui.page.expect_request(lambda r: r.url.endswith("/api/v1/query")) as sent:
+        ui.page.reload()
+    assert ui.settled(sent.value) == body
+
+    # Typed times: the last ten minutes of the data, in the browser's (UTC) time.
+    first = latency.start_ms + 20 * 60_000
+    for name, ms in (("Start (local time)", first), ("End (local time)", first + 600_000)):
+        ui.page.get_by_label(name).fill(
+            ui.page.evaluate("(ms) => import('/ui/js/time.js').then((m) => m.toLocalInput(ms))", ms)
+        )
+    typed = ui.run()
+    assert typed["timeRange"] == {"start": first, "end": first + 600_000}
+    assert sorted({row["time"] for row in ui.table()}) == [first + i * 60_000 for i in range(10)]
 
 
 # (controls set, the field whose error it is, the API's code); each case starts from the default

@@ -29,8 +29,8 @@ export function queryForm({ state, onSubmit, onMetricChange, onRemoveFilter }) {
   const relative = h("input", { type: "radio", name: "range-mode", value: "relative", id: "q-mode-relative" });
   const absolute = h("input", { type: "radio", name: "range-mode", value: "absolute", id: "q-mode-absolute" });
   const range = h("input", { type: "text", list: "range-choices", autocomplete: "off", spellcheck: "false" });
-  const start = h("input", { type: "datetime-local", step: "1" });
-  const end = h("input", { type: "datetime-local", step: "1" });
+  const start = h("input", { type: "datetime-local", step: "0.001" });
+  const end = h("input", { type: "datetime-local", step: "0.001" });
   const chips = h("ul", { class: "chips", "aria-label": "Filters" });
   const filterKey = h("select", {});
   const filterValue = h("input", { type: "text", autocomplete: "off", spellcheck: "false" });

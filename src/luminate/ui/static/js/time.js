@@ -35,10 +35,11 @@ export function formatTime(ms) {
     `${pad(d.getMilliseconds(), 3)}`;
 }
 
-/** The value of an <input type="datetime-local" step="1"> for epoch ms (local time). */
+/** The value of an <input type="datetime-local" step="0.001"> for epoch ms (local time), to
+ * the millisecond, so a time from the URL goes back into the query unchanged. */
 export function toLocalInput(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(Number(ms))) return "";
-  return formatTime(Number(ms)).slice(0, 19).replace(" ", "T");
+  return formatTime(Number(ms)).replace(" ", "T");
 }
 
 /** Epoch ms of a datetime-local value, or null. */
