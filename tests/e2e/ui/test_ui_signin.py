@@ -114,3 +114,18 @@ def test_the_sign_in_works_from_the_keyboard(ui: UI) -> None:
     page.keyboard.press("Enter")
     page.wait_for_function("() => location.hash === '#/cardinality'")
     page.get_by_role("heading", name="Series in use").wait_for()
+
+
+def test_a_token_the_server_refuses_later_signs_out(ui: UI) -> None:
+    """The server has the last word: a 401 to any request ends the session with its reason."""
+    ui.watch.expect_http_errors(401)
+    ui.sign_in(ui.server.token(new_tenant(), "read"))
+    page = ui.page
+    page.get_by_role("heading", name="Metrics").wait_for()
+    page.evaluate("() => sessionStorage.setItem('luminate.token', 'revoked.not.valid')")
+    page.get_by_label("Metric", exact=True).fill("anything")
+    page.get_by_role("button", name="Run query").click()
+    reason = page.locator("#signin-reason")
+    reason.wait_for()
+    assert reason.inner_text().startswith("invalid_token: invalid token:")
+    assert ui.session_token() is None
