@@ -10,6 +10,8 @@ packages=(
   clickhouse-client #   its client, used by the cluster harness
   zookeeper         #   the cluster's coordination ensemble
   shellcheck        # lint of every shell script the project ships
+  chromium          # tests/e2e/ui: the web UI in a real browser (driven by Playwright)
+  fonts-dejavu-core #   text in its screenshots (chromium itself pulls in no font)
 )
 
 missing=()

@@ -10,6 +10,8 @@ scripts/setup-tools.sh
 # tests/deployment: schemas of the custom resources (npm, pinned) and checkov (its own venv).
 scripts/fetch-crd-schemas.sh
 scripts/setup-checkov.sh
+# The web UI's chart library, vendored from npm (pinned, checked); tests compare it to the package.
+scripts/vendor-uplot.sh
 
 echo "== ruff" && .venv/bin/ruff check src tests bench deployments testbed && .venv/bin/ruff format --check src tests bench deployments testbed
 echo "== mypy" && .venv/bin/mypy

@@ -16,7 +16,7 @@ from luminate.admin.service import AdminService
 from luminate.auth.jwks import open_key_source
 from luminate.auth.tokens import TokenVerifier, check_algorithms, uses_secret
 from luminate.health.service import Health
-from luminate.http import api, errors, openapi, probes
+from luminate.http import api, errors, identity, openapi, probes, ui
 from luminate.http.codec.write import WriteDecoder
 from luminate.http.context import Services
 from luminate.http.middleware import RequestMiddleware
@@ -48,6 +48,7 @@ ROUTES = [
         methods=["GET"],
     ),
     Route("/api/v1/cardinality", api.cardinality, methods=["GET"]),
+    Route("/api/v1/auth/whoami", identity.whoami, methods=["GET"]),
     Route("/api/v1/admin/retention", api.retention, methods=["GET", "POST"]),
     Route("/api/v1/admin/metrics/{name}", api.delete_metric, methods=["DELETE"]),
     Route("/healthz", probes.healthz, methods=["GET"]),
@@ -168,7 +169,7 @@ def create_app(
                 store.close()
 
     return Starlette(
-        routes=ROUTES,
+        routes=[*ROUTES, *ui.routes()],  # ROUTES are the API's; the UI's are static files
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(RequestMiddleware, metrics=metrics),

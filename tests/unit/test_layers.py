@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "luminate.health",
         ),
     ),
-    ("edge", ("luminate.http", "luminate.cli", "luminate.app", "luminate.server")),
+    ("edge", ("luminate.http", "luminate.cli", "luminate.app", "luminate.server", "luminate.ui")),
 ]
 # The package root only carries the version; every layer may read it.
 ROOT = {"luminate", "luminate.__main__"}

@@ -42,6 +42,7 @@ class Principal:
     subject: str | None = None
     org_id: str | None = None
     tier: str | None = None
+    expires_at_s: int | None = None  # the verified `exp` claim
 
     def require(self, scope: Scope) -> None:
         if scope not in self.scopes:
@@ -188,7 +189,10 @@ def _principal(claims: dict[str, Any]) -> Principal:
         value = claims.get(name)
         return value if isinstance(value, str) else None
 
-    return Principal(tenant, scopes, text("sub"), text("org_id"), text("tier"))
+    exp = claims.get("exp")
+    # PyJWT has checked that `exp` is a number in the future (within leeway).
+    expires = int(exp) if isinstance(exp, int | float) else None
+    return Principal(tenant, scopes, text("sub"), text("org_id"), text("tier"), expires)
 
 
 def create_token(

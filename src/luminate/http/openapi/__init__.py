@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from luminate import __version__
+from luminate.http.openapi.identity import identity_paths
 from luminate.http.openapi.paths import (
     ERROR_RESPONSES,
     HEADERS,
@@ -43,8 +44,10 @@ def build_document() -> dict[str, Any]:
                 'shape {"error": {"code", "message", "details"}}. See docs/api.md.'
             ),
         },
-        "tags": [{"name": name} for name in ("write", "query", "discovery", "admin", "health")],
-        "paths": operations(),
+        "tags": [
+            {"name": name} for name in ("write", "query", "discovery", "auth", "admin", "health")
+        ],
+        "paths": {**operations(), **identity_paths()},
         "components": {
             "schemas": {**request_schemas(), **response_schemas()},
             "responses": dict(ERROR_RESPONSES.values()),

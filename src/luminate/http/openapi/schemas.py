@@ -23,6 +23,7 @@ from luminate.http.codec.catalog import (
     MetricList,
 )
 from luminate.http.codec.health import HealthOut, Liveness, ReadinessOut, Startup
+from luminate.http.codec.identity import Identity
 from luminate.http.codec.query import MAX_FILTERS, MAX_GROUP_BY, QueryIn, QueryResponse
 from luminate.http.codec.write import WriteBody, WriteResponse
 from luminate.http.errors import Error, WriteRejected
@@ -255,6 +256,7 @@ _RESPONSES: list[tuple[str, object]] = [
     ("Readiness", ReadinessOut),
     ("Startup", Startup),
     ("Health", HealthOut),
+    ("Identity", Identity),
 ]
 
 
