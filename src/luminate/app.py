@@ -27,6 +27,7 @@ from luminate.errors import (
 )
 from luminate.http import api, openapi, probes
 from luminate.http.context import Services
+from luminate.http.listeners import ListenerGate
 from luminate.http.middleware import RequestMiddleware
 from luminate.http.responses import JSON, error_response
 from luminate.http.security import HeadLimit, SecurityHeaders, cors_middleware
@@ -37,6 +38,7 @@ from luminate.limits.config import LimitsTable, TenantLimits
 from luminate.limits.limiter import Limiter
 from luminate.observability.health import Health
 from luminate.observability.metrics import Metrics
+from luminate.observability.storage_probe import StorageProbe
 from luminate.query.request import QueryLimits
 from luminate.query.service import QueryService
 from luminate.settings import ConfigError, Settings
@@ -140,7 +142,7 @@ def create_app(
     """The app. Storage is opened at startup unless one is passed in; the app closes it at
     shutdown when it opened it or `own_storage` says so. Migrations run at startup."""
     verifier = build_verifier(settings)
-    metrics = Metrics(backend=settings.storage_backend)
+    metrics = Metrics(backend=settings.storage_backend, environment=settings.environment)
     limits = LimitsTable(TenantLimits.from_settings(settings), settings.limits_overrides_file)
 
     @contextlib.asynccontextmanager
@@ -168,15 +170,20 @@ def create_app(
                 services.admin.maintain(settings.retention_check_interval_seconds)
             )
             services.health.started = True
-            await services.health.check_storage()
+            probe = StorageProbe(
+                store, metrics, settings.readiness_timeout_ms / 1000, services.writes.batcher
+            )
+            await probe.check()
+            probing = asyncio.create_task(probe.run(settings.storage_probe_interval_seconds))
             log.info("started", extra={"backend": store.backend, "settings": settings.redacted()})
             try:
                 yield
             finally:
                 services.health.draining = True
-                maintenance.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await maintenance
+                for task in (maintenance, probing):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await services.writes.batcher.close()
                 log.info("stopped")
         finally:
@@ -188,6 +195,7 @@ def create_app(
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(RequestMiddleware, metrics=metrics),
+            Middleware(ListenerGate, internal_port=settings.server_internal_port),
             *cors_middleware(settings.cors_allowed_origins, settings.cors_max_age_seconds),
             Middleware(HeadLimit, max_bytes=settings.http_max_header_bytes),
         ],

@@ -48,7 +48,7 @@ def now_ms() -> int:
 
 
 def metrics_text(proc: LuminateProcess) -> str:
-    response = httpx.get(proc.url + "/metrics", timeout=10)
+    response = httpx.get(proc.internal_url + "/metrics", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return response.text
@@ -110,6 +110,10 @@ def get(
     return httpx.get(proc.url + path, headers=dict(headers or {}), timeout=10)
 
 
+def get_internal(proc: LuminateProcess, path: str) -> httpx.Response:
+    return httpx.get(proc.internal_url + path, timeout=10)
+
+
 # -- probes -----------------------------------------------------------------------------------
 
 
@@ -135,7 +139,7 @@ def test_startupz_answers_started(server: LuminateProcess) -> None:
 
 
 def test_detailed_health_lists_components(server: LuminateProcess) -> None:
-    response = get(server, "/api/v1/health")
+    response = get_internal(server, "/api/v1/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -148,6 +152,63 @@ def test_detailed_health_lists_components(server: LuminateProcess) -> None:
 
 def test_api_endpoints_still_need_auth(server: LuminateProcess) -> None:
     assert get(server, "/api/v1/metrics").status_code == 401
+
+
+# -- listeners ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/api/v1/health"])
+def test_public_port_does_not_serve_internal_endpoints(server: LuminateProcess, path: str) -> None:
+    public = get(server, path)
+    assert public.status_code == 404
+    assert public.json()["error"]["code"] == "not_found"
+    assert get_internal(server, path).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/startupz"])
+def test_probes_answer_on_both_ports(server: LuminateProcess, path: str) -> None:
+    assert get(server, path).status_code == 200
+    assert get_internal(server, path).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/metrics", "/openapi.json", "/api/v1/write"])
+def test_internal_port_serves_no_api(server: LuminateProcess, path: str) -> None:
+    response = httpx.get(
+        server.internal_url + path, headers=server.headers(new_tenant(), "read"), timeout=10
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_refused_internal_paths_are_counted_as_unmatched(server: LuminateProcess) -> None:
+    before = scrape(server)
+    assert get(server, "/metrics").status_code == 404
+    after = scrape(server)
+    labels = {"method": "GET", "route": "unmatched", "status": "404"}
+    assert delta(before, after, "luminate_http_requests_total", **labels) == 1
+    assert (
+        delta(before, after, "luminate_http_requests_total", **{**labels, "route": "/metrics"}) == 0
+    )
+
+
+def test_method_label_is_bounded(server: LuminateProcess) -> None:
+    before = scrape(server)
+    for method in ("FOOBAR", "PROPFIND", "X" * 40):
+        response = httpx.request(method, server.url + "/api/v1/metrics", timeout=10)
+        assert response.status_code == 405
+    after = scrape(server)
+    text = metrics_text(server)
+    assert "FOOBAR" not in text
+    assert "PROPFIND" not in text
+    counted = delta(
+        before,
+        after,
+        "luminate_http_requests_total",
+        method="other",
+        route="/api/v1/metrics",
+        status="405",
+    )
+    assert counted == 3
 
 
 # -- /metrics ---------------------------------------------------------------------------------
@@ -164,9 +225,10 @@ def test_metrics_declares_every_design_family(
 
 def test_storage_gauges_and_build_info(server: LuminateProcess) -> None:
     samples = scrape(server)
-    version = get(server, "/api/v1/health").json()["version"]
+    version = get_internal(server, "/api/v1/health").json()["version"]
     assert sample(samples, "luminate_storage_up") == 1.0
-    assert sample(samples, "luminate_build_info", version=version) == 1.0
+    # ENVIRONMENT is not set for the test server: the setting's default.
+    assert sample(samples, "luminate_build_info", version=version, environment="production") == 1.0
     for op in ("write", "query"):
         name = f"luminate_storage_{op}_duration_seconds_count"
         assert (name, frozenset({("backend", "embedded")})) in samples, name
@@ -346,7 +408,7 @@ def test_error_responses_are_logged_with_route_and_status(server: LuminateProces
 
 
 def test_every_log_line_is_a_json_object_with_a_request_id(server: LuminateProcess) -> None:
-    assert get(server, "/api/v1/health").status_code == 200
+    assert get_internal(server, "/api/v1/health").status_code == 200
     entries = log_entries(server)
     assert entries
     for entry in entries:
