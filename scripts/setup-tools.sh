@@ -10,6 +10,9 @@ packages=(
   clickhouse-client #   its client, used by the cluster harness
   zookeeper         #   the cluster's coordination ensemble
   shellcheck        # lint of every shell script the project ships
+  prometheus        # tests/monitoring: promtool (config, rules, unit tests) and a live Prometheus
+  prometheus-alertmanager # tests/monitoring: amtool (config, routes) and a live Alertmanager
+  prometheus-pushgateway  # tests/monitoring: the backup metrics' Pushgateway, scraped live
 )
 
 missing=()
@@ -23,5 +26,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   echo "setup-tools: installing ${missing[*]} from Debian" >&2
   apt-get update -q
+  # Package scripts must not start system services (Prometheus, Alertmanager, ...): the tests
+  # start their own on free loopback ports. policy-rc.d is removed again afterwards.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ -z "$own_policy" ] || rm -f "$policy"
 fi
