@@ -58,8 +58,23 @@ def pod_target(public_port: int, internal_port: int, annotations: dict[str, str]
     return {"targets": [f"127.0.0.1:{public_port}"], "labels": labels}
 
 
+def service_target(address: str, name: str, namespace: str = "monitoring") -> dict[str, Any]:
+    """What Kubernetes service discovery yields for a Service labelled with its name."""
+    return {
+        "targets": [address],
+        "labels": {
+            "__meta_kubernetes_namespace": namespace,
+            "__meta_kubernetes_service_name": name,
+            "__meta_kubernetes_service_label_app_kubernetes_io_name": name,
+        },
+    }
+
+
 def prometheus_config(
-    base: Path, target: dict[str, Any], alertmanager_url: str | None = None
+    base: Path,
+    target: dict[str, Any],
+    alertmanager_url: str | None = None,
+    pushgateway: dict[str, Any] | None = None,
 ) -> Path:
     doc = yaml.safe_load(CONFIG.read_text())
     doc["global"].update(scrape_interval=INTERVAL, evaluation_interval=INTERVAL)
@@ -70,6 +85,18 @@ def prometheus_config(
     targets.write_text(json.dumps([target]))
     job["file_sd_configs"] = [{"files": [str(targets)], "refresh_interval": "1s"}]
     doc["scrape_configs"] = [job]
+    if pushgateway is not None:
+        # The production job as it is, discovery through a file instead of the API server.
+        push = next(
+            j
+            for j in yaml.safe_load(CONFIG.read_text())["scrape_configs"]
+            if j["job_name"] == "pushgateway"
+        )
+        del push["kubernetes_sd_configs"]
+        found = base / "pushgateway-targets.json"
+        found.write_text(json.dumps([pushgateway]))
+        push["file_sd_configs"] = [{"files": [str(found)], "refresh_interval": "1s"}]
+        doc["scrape_configs"].append(push)
     if alertmanager_url is None:
         doc.pop("alerting")
     else:

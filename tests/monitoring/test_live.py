@@ -7,10 +7,13 @@ with the production routes delivers to a webhook in this process.
 - every metric they read is on Luminate's live /metrics or on the external exporters' list;
 - on the 2x2 cluster, stopping ZooKeeper makes LuminateStorageUnhealthy and
   ClickHouseReplicaReadOnly fire through Alertmanager to the receivers the escalation names,
-  with their labels and runbook_url."""
+  with their labels and runbook_url;
+- the backup job's metrics, pushed to a real Pushgateway and scraped by the production
+  `pushgateway` job, make the backup alerts fire for the stale and failed backend only."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +21,12 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, push_to_gateway
 from prometheus_client.parser import text_string_to_metric_families
 
 from testbed.alertmanager import Alertmanager
 from testbed.prometheus import Prometheus, PrometheusError
+from testbed.pushgateway import Pushgateway
 from tests.clickhouse.harness import Cluster
 from tests.e2e.server import LuminateProcess
 from tests.monitoring import dashboards
@@ -38,6 +43,7 @@ from tests.monitoring.live import (
     alertmanager_config,
     pod_target,
     prometheus_config,
+    service_target,
     wait_for,
 )
 
@@ -289,3 +295,67 @@ def test_zookeeper_loss_pages_through_alertmanager(
             am.stop()
         hook.stop()
         proc.kill()
+
+
+# -- the backup job's metrics, through a real Pushgateway ----------------------------------------
+
+
+def push_backup(gateway: Pushgateway, backend: str, success_age_s: float, failed: bool) -> None:
+    """What the backup job pushes (the metrics contract of the backup work), with the
+    prometheus_client the job would use."""
+    registry = CollectorRegistry()
+    now = time.time()
+    gauges = {
+        "luminate_backup_last_success_timestamp_seconds": now - success_age_s,
+        "luminate_backup_last_failure_timestamp_seconds": now - 60 if failed else 0.0,
+        "luminate_backup_duration_seconds": 42.0,
+        "luminate_backup_size_bytes": 1e9,
+    }
+    for name, value in gauges.items():
+        Gauge(name, name, registry=registry).set(value)
+    failures = Counter("luminate_backup_failures", "failed runs", registry=registry)
+    if failed:
+        failures.inc()
+    push_to_gateway(
+        gateway.address, job="luminate-backup", registry=registry, grouping_key={"backend": backend}
+    )
+
+
+def test_backup_alerts_fire_from_pushed_metrics(tmp_path: Path) -> None:
+    gateway = Pushgateway(tmp_path / "gw").start()
+    proc = LuminateProcess(tmp_path / "data", tmp_path / "luminate.log").start()
+    prom = None
+    try:
+        push_backup(gateway, "s3", success_age_s=27 * 3600, failed=True)
+        push_backup(gateway, "local", success_age_s=3600, failed=False)
+        target = pod_target(proc.port, proc.internal_port, ANNOTATIONS)
+        config = prometheus_config(
+            tmp_path, target, pushgateway=service_target(gateway.address, "pushgateway")
+        )
+        prom = Prometheus(config, tmp_path / "prometheus").start()
+        # honor_labels keeps the pushed job and backend, as the alerts expect.
+        pushed = wait_for(
+            lambda: prom.query('luminate_backup_size_bytes{job="luminate-backup"}'),
+            30,
+            "the pushed backup metrics",
+        )
+        assert {s["metric"]["backend"] for s in pushed} == {"s3", "local"}
+
+        def firing() -> dict[str, set[str]]:
+            out: dict[str, set[str]] = {}
+            for a in prom.alerts():
+                if a["state"] == "firing":
+                    out.setdefault(a["labels"]["alertname"], set()).add(
+                        a["labels"].get("backend", "")
+                    )
+            return out if {"LuminateBackupStale", "LuminateBackupFailed"} <= set(out) else {}
+
+        alerts = wait_for(firing, 60, "backup alerts firing")
+        # Only the backend whose last success is 27 hours old and whose last run failed.
+        assert alerts["LuminateBackupStale"] == {"s3"}
+        assert alerts["LuminateBackupFailed"] == {"s3"}
+    finally:
+        if prom is not None:
+            prom.stop()
+        proc.kill()
+        gateway.stop()
