@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from testbed.net import free_port
 from tests.e2e.server import LuminateProcess
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -30,6 +35,11 @@ FAMILIES = {
     "luminate_tenant_active_series": "gauge",
     "luminate_write_batch_size": "histogram",
     "luminate_build_info": "gauge",
+    "luminate_tenant_series_limit": "gauge",
+    "luminate_clickhouse_replica_up": "gauge",
+    "luminate_clickhouse_replica_readonly": "gauge",
+    "luminate_clickhouse_replica_absolute_delay_seconds": "gauge",
+    "luminate_clickhouse_max_parts_per_partition": "gauge",
     "process_cpu_seconds_total": "counter",
     "process_resident_memory_bytes": "gauge",
     "process_start_time_seconds": "gauge",
@@ -178,6 +188,38 @@ def test_internal_port_serves_no_api(server: LuminateProcess, path: str) -> None
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def serve_once(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    proc = LuminateProcess(tmp_path / "data", tmp_path / "server.log", env_extra=env)
+    return subprocess.run(
+        [sys.executable, "-m", "luminate", "serve"],
+        env=proc.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_equal_ports_are_refused_at_start(tmp_path: Path) -> None:
+    port = str(free_port())
+    out = serve_once(tmp_path, LUMINATE_SERVER_PORT=port, LUMINATE_SERVER_INTERNAL_PORT=port)
+    assert out.returncode == 2, out.stderr[-500:]
+    assert "LUMINATE_SERVER_INTERNAL_PORT" in out.stderr
+    assert "must differ" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_an_internal_port_in_use_is_named(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = serve_once(tmp_path, LUMINATE_SERVER_INTERNAL_PORT=str(port))
+    assert out.returncode == 2, out.stderr[-500:]
+    assert f"cannot listen on 127.0.0.1:{port} (LUMINATE_SERVER_INTERNAL_PORT)" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_refused_internal_paths_are_counted_as_unmatched(server: LuminateProcess) -> None:
