@@ -7,6 +7,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -458,3 +459,40 @@ def test_every_log_line_is_a_json_object_with_a_request_id(server: LuminateProce
         assert entry["request_id"]
         assert {"ts", "level", "logger", "msg"} <= entry.keys(), entry
     assert any(e["msg"] == "started" for e in entries)
+
+
+def test_scrapes_under_load_keep_requests_answered(server: LuminateProcess) -> None:
+    """Scrapes render off the event loop: while writers from many tenants (hundreds of label
+    sets) keep the server busy, every scrape and every write is answered."""
+    failures: list[str] = []
+
+    def writer(n: int) -> None:
+        with httpx.Client(timeout=30) as client:
+            for i in range(40):
+                tenant = f"load-{n}-{i}-{uuid.uuid4().hex[:6]}"
+                r = client.post(
+                    server.url + "/api/v1/write",
+                    json={
+                        "metrics": [point("load_probe", float(i), host=f"h{j}") for j in range(50)]
+                    },
+                    headers=server.headers(tenant, "write"),
+                )
+                if r.status_code != 200:
+                    failures.append(f"write {r.status_code}")
+
+    def scraper() -> None:
+        with httpx.Client(timeout=30) as client:
+            for _ in range(30):
+                r = client.get(server.internal_url + "/metrics")
+                if r.status_code != 200 or "luminate_tenant_active_series" not in r.text:
+                    failures.append(f"scrape {r.status_code}")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    threads += [threading.Thread(target=scraper) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert failures == []
+    assert len([s for s in scrape(server) if s[0] == "luminate_tenant_active_series"]) >= 120
