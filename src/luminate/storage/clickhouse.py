@@ -260,10 +260,10 @@ class ClickHouseEngine:
         return list(shards[zlib.crc32(token.encode()) % len(shards)])
 
     def shards(self) -> list[list[tuple[str, int]]]:
-        """The servers Luminate stores on, grouped by shard: the cluster's replicas, or each
-        configured host as a shard of its own when no cluster is set."""
+        """The servers Luminate stores on, grouped by shard: the cluster's replicas, or the
+        configured hosts as one shard (alternatives a connection fails over across)."""
         if self.cluster is None:
-            return [[h] for h in self.hosts]
+            return [list(self.hosts)]
         return [list(s) for s in self._cluster_shards()]
 
     def select_on(self, server: tuple[str, int], sql: str, timeout_s: float) -> SelectResult:
