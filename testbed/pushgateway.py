@@ -27,7 +27,14 @@ class Pushgateway:
     def start(self, timeout_s: float = 30.0) -> Pushgateway:
         self.process = ManagedProcess(
             "pushgateway",
-            [BINARY, f"--web.listen-address={self.address}", "--log.level=warn"],
+            [
+                BINARY,
+                f"--web.listen-address={self.address}",
+                # Debian's build persists to /var/lib/prometheus/pushgateway.data by default,
+                # shared by every instance on the machine: each test gets its own file.
+                f"--persistence.file={self.base_dir / 'pushgateway.data'}",
+                "--log.level=warn",
+            ],
             self.base_dir / "pushgateway.log",
         ).start()
         self.process.wait_until(self.ready, timeout_s, "ready")

@@ -49,13 +49,14 @@ class StorageProbe:
     async def check(self) -> bool:
         reads = await self._bounded(self.storage.ping)
         states: list[telemetry.ServerState] = []
-        if reads:
-            with contextlib.suppress(TimeoutError):
-                states = await asyncio.wait_for(
-                    asyncio.to_thread(telemetry.observe, self.storage, self.timeout_s),
-                    # The cluster's layout, then every server in parallel, each within the timeout.
-                    2 * self.timeout_s + 1,
-                )
+        # Even when the ping fails: each server's own answer (or silence) is what the replica
+        # gauges report.
+        with contextlib.suppress(TimeoutError):
+            states = await asyncio.wait_for(
+                asyncio.to_thread(telemetry.observe, self.storage, self.timeout_s),
+                # The cluster's layout, then every server in parallel, each within the timeout.
+                2 * self.timeout_s + 1,
+            )
         self._export(states)
         writes = bool(states) and telemetry.writable(states) and not self._inserts_failing()
         up = reads and writes
