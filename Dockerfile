@@ -33,7 +33,7 @@ ENV PATH=/opt/luminate/bin:$PATH \
     PYTHONUNBUFFERED=1
 
 USER 1000:1000
-EXPOSE 8080
+EXPOSE 8080 8081
 
 # No curl in a slim image: the standard library asks /healthz (liveness, never storage).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

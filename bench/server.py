@@ -35,6 +35,7 @@ class Server:
     log_path: Path
     env_extra: Mapping[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    internal_port: int = field(default_factory=free_port)
     secret: str = field(default_factory=lambda: secrets.token_hex(32))
     proc: subprocess.Popen[bytes] | None = None
 
@@ -55,6 +56,7 @@ class Server:
                 "JWT_SECRET": self.secret,
                 "LUMINATE_SERVER_HOST": HOST,
                 "LUMINATE_SERVER_PORT": str(self.port),
+                "LUMINATE_SERVER_INTERNAL_PORT": str(self.internal_port),
                 "LUMINATE_DATA_DIR": str(self.data_dir),
                 "LUMINATE_LOG_LEVEL": "warning",
                 # Capacity is measured, not a tenant's quota: the limiter runs, nothing trips.

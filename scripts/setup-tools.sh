@@ -12,6 +12,9 @@ packages=(
   shellcheck        # lint of every shell script the project ships
   chromium          # tests/e2e/ui: the web UI in a real browser (driven by Playwright)
   fonts-dejavu-core #   text in its screenshots (chromium itself pulls in no font)
+  prometheus        # tests/monitoring: promtool (config, rules, unit tests) and a live Prometheus
+  prometheus-alertmanager # tests/monitoring: amtool (config, routes) and a live Alertmanager
+  prometheus-pushgateway  # tests/monitoring: the backup metrics' Pushgateway, scraped live
 )
 
 missing=()
@@ -25,5 +28,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   echo "setup-tools: installing ${missing[*]} from Debian" >&2
   apt-get update -q
+  # Package scripts must not start system services (Prometheus, Alertmanager, ...): the tests
+  # start their own on free loopback ports. policy-rc.d is removed again afterwards.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ -z "$own_policy" ] || rm -f "$policy"
 fi

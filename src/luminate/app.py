@@ -16,9 +16,11 @@ from luminate.admin.service import AdminService
 from luminate.auth.jwks import open_key_source
 from luminate.auth.tokens import TokenVerifier, check_algorithms, uses_secret
 from luminate.health.service import Health
+from luminate.health.storage_probe import StorageProbe
 from luminate.http import api, errors, identity, openapi, probes, ui
 from luminate.http.codec.write import WriteDecoder
 from luminate.http.context import Services
+from luminate.http.listeners import ListenerGate
 from luminate.http.middleware import RequestMiddleware
 from luminate.http.security import HeadLimit, SecurityHeaders, cors_middleware
 from luminate.ingest.batcher import Batcher
@@ -125,7 +127,7 @@ def create_app(
     """The app. Storage is opened at startup unless one is passed in; the app closes it at
     shutdown when it opened it or `own_storage` says so. Migrations run at startup."""
     verifier = build_verifier(settings)
-    metrics = Metrics(backend=settings.storage_backend)
+    metrics = Metrics(backend=settings.storage_backend, environment=settings.environment)
     limits = LimitsTable(TenantLimits.from_settings(settings), settings.limits_overrides_file)
 
     @contextlib.asynccontextmanager
@@ -153,15 +155,20 @@ def create_app(
                 services.admin.maintain(settings.retention_check_interval_seconds)
             )
             services.health.started = True
-            await services.health.check_storage()
+            probe = StorageProbe(
+                store, metrics, settings.readiness_timeout_ms / 1000, services.writes.batcher
+            )
+            await probe.check()
+            probing = asyncio.create_task(probe.run(settings.storage_probe_interval_seconds))
             log.info("started", extra={"backend": store.backend, "settings": settings.redacted()})
             try:
                 yield
             finally:
                 services.health.draining = True
-                maintenance.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await maintenance
+                for task in (maintenance, probing):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await services.writes.batcher.close()
                 log.info("stopped")
         finally:
@@ -173,6 +180,7 @@ def create_app(
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(RequestMiddleware, metrics=metrics),
+            Middleware(ListenerGate, internal_port=settings.server_internal_port),
             *cors_middleware(settings.cors_allowed_origins, settings.cors_max_age_seconds),
             Middleware(HeadLimit, max_bytes=settings.http_max_header_bytes),
         ],

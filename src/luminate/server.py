@@ -17,6 +17,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from luminate.app import build_storage, create_app
+from luminate.http.listeners import open_listeners
 from luminate.http.protocol import protocol_class
 from luminate.http.security import server_head_limit
 from luminate.settings import Settings
@@ -60,6 +61,7 @@ def serve(settings: Settings) -> None:
         if storage.backend != "embedded":
             storage.verify_schema()
         app = create_app(settings, storage=storage, own_storage=True)
+        sockets = open_listeners(settings)
     except BaseException:
         storage.close()
         raise
@@ -93,6 +95,6 @@ def serve(settings: Settings) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:
         raise SystemExit(3)

@@ -34,6 +34,14 @@ def _doc(text: str, **extra: Any) -> msgspec.Meta:
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     server_host: Annotated[str, _doc("Address `luminate serve` listens on.")] = "0.0.0.0"  # noqa: S104
     server_port: Annotated[Port, _doc("TCP port `luminate serve` listens on.")] = 8080
+    server_internal_port: Annotated[
+        Port,
+        _doc(
+            "TCP port of the internal listener (same address): /metrics and the detailed "
+            "/api/v1/health are served only here, the public port answers 404 for them; the "
+            "probes answer on both. Must differ from LUMINATE_SERVER_PORT."
+        ),
+    ] = 8081
     storage_backend: Annotated[
         Literal["embedded", "clickhouse"],
         _doc("`embedded`: the ClickHouse engine in-process (chDB). `clickhouse`: a server."),
@@ -190,6 +198,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     readiness_timeout_ms: Annotated[
         Positive, _doc("How long /readyz waits for storage before answering 503.")
     ] = 1000
+    storage_probe_interval_seconds: Annotated[
+        PositiveFloat,
+        _doc(
+            "How often a background check refreshes luminate_storage_up (reads and writes "
+            "possible) and the ClickHouse replica and parts gauges."
+        ),
+    ] = 5.0
     shutdown_delay_seconds: Annotated[
         float,
         _doc(

@@ -206,7 +206,7 @@ def test_zookeeper_outage_refuses_writes_keeps_reads_and_recovers(
         ready = httpx.get(proc.url + "/readyz", timeout=5)
         assert ready.status_code == 200  # reads are still served
         assert ready.json()["writes"]["status"] == "failing"
-        health = httpx.get(proc.url + "/api/v1/health", timeout=5)
+        health = httpx.get(proc.internal_url + "/api/v1/health", timeout=5)
         assert health.status_code == 503
         assert health.json()["components"]["writes"]["status"] == "failing"
 
@@ -223,7 +223,7 @@ def test_zookeeper_outage_refuses_writes_keeps_reads_and_recovers(
         assert after.failures == []
         _replicas_in_sync(cluster)
         assert _stored_values(proc, tenant) == sorted(before.acked + after.acked)
-        assert httpx.get(proc.url + "/api/v1/health", timeout=5).status_code == 200
+        assert httpx.get(proc.internal_url + "/api/v1/health", timeout=5).status_code == 200
     finally:
         proc.kill()
 

@@ -159,6 +159,10 @@ def server_port(manifests: list[Manifest], container: dict[str, Any]) -> int:
     return load_settings(environment(manifests, container)).server_port
 
 
+def internal_port(manifests: list[Manifest], container: dict[str, Any]) -> int:
+    return load_settings(environment(manifests, container)).server_internal_port
+
+
 def check_probes_and_ports(manifests: list[Manifest]) -> list[Problem]:
     routes = route_paths()
     problems = []
@@ -196,8 +200,22 @@ def check_probes_and_ports(manifests: list[Manifest]) -> list[Problem]:
         annotations = template[1].get("metadata", {}).get("annotations", {}) if template else {}
         if annotations.get("prometheus.io/scrape") == "true":
             at = f"{m.ref} {path('spec', 'template', 'metadata', 'annotations')}"
-            if annotations.get("prometheus.io/port") != str(port):
-                problems.append(Problem(m.source, f"{at}.prometheus.io/port", f"not {port}"))
+            # /metrics is served only on the internal port.
+            internal = internal_port(manifests, container)
+            if annotations.get("prometheus.io/port") != str(internal):
+                problems.append(
+                    Problem(
+                        m.source,
+                        f"{at}.prometheus.io/port",
+                        f"not {internal} (LUMINATE_SERVER_INTERNAL_PORT)",
+                    )
+                )
+            if internal not in named.values():
+                problems.append(
+                    Problem(
+                        m.source, f"{m.ref} {path(*where, 'ports')}", f"no containerPort {internal}"
+                    )
+                )
             if annotations.get("prometheus.io/path") not in routes:
                 problems.append(
                     Problem(m.source, f"{at}.prometheus.io/path", "not a route of the app")

@@ -160,8 +160,11 @@ def _peers_match(peers: list[dict[str, Any]] | None, peer: Pod, namespace: str) 
 # What must be possible; every other (source, destination, port) among PORTS must be refused.
 EXPECTED = {
     ("client", "luminate", 8080),
-    ("prometheus", "luminate", 8080),
+    ("prometheus", "luminate", 8081),
     ("prometheus", "clickhouse", 9363),
+    ("prometheus", "zookeeper", 7000),
+    ("prometheus", "alertmanager", 9093),
+    ("alertmanager", "alertmanager", 9094),
     ("luminate", "clickhouse", 9000),
     ("luminate-migrate", "clickhouse", 9000),
     ("clickhouse", "clickhouse", 9000),
@@ -173,8 +176,10 @@ EXPECTED = {
 # The API is public (the load balancer forwards from anywhere): any pod that is not one of ours
 # may reach it; ours reach only what EXPECTED lists.
 PUBLIC = {("luminate", 8080)}
-PORTS = (2181, 2888, 3888, 8080, 8123, 9000, 9009, 9363, 443)
-OURS = ("luminate", "luminate-migrate", "clickhouse", "zookeeper")
+# Alertmanager's receivers are outside the cluster: it may open HTTPS to anything not ours.
+OUTBOUND = {("alertmanager", 443)}
+PORTS = (443, 2181, 2888, 3888, 7000, 8080, 8081, 8123, 9000, 9009, 9093, 9094, 9363)
+OURS = ("luminate", "luminate-migrate", "clickhouse", "zookeeper", "alertmanager")
 
 
 def check_matrix(manifests: list[Manifest]) -> list[Problem]:
@@ -199,8 +204,10 @@ def check_matrix(manifests: list[Manifest]) -> list[Problem]:
     for src, dst, port in product(everyone, everyone, PORTS):
         if dst.outside or (src.name not in OURS and dst.name not in OURS):
             continue
-        want = (src.name, dst.name, port) in EXPECTED or (
-            src.name not in OURS and (dst.name, port) in PUBLIC
+        want = (
+            (src.name, dst.name, port) in EXPECTED
+            or (src.name not in OURS and (dst.name, port) in PUBLIC)
+            or (dst.name not in OURS and (src.name, port) in OUTBOUND)
         )
         got = allowed(policies, src, dst, port)
         if got != want:

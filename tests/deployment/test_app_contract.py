@@ -233,3 +233,30 @@ def test_a_weaker_security_context_names_each_field(production: list[Manifest]) 
         "Deployment/luminate spec.template.spec.automountServiceAccountToken",
     }
     assert {p.file for p in problems} == {DEPLOYMENT}
+
+
+def test_scraping_the_public_port_is_refused(production: list[Manifest]) -> None:
+    """/metrics is served only on the internal port: an annotation naming the public one would
+    scrape a 404."""
+    bad = mutated(
+        production,
+        "Deployment",
+        "luminate",
+        lambda doc: doc["spec"]["template"]["metadata"]["annotations"].update(
+            {"prometheus.io/port": "8080"}
+        ),
+    )
+    problem = _only(app_contract.check_probes_and_ports(bad))
+    assert problem.field == (
+        "Deployment/luminate spec.template.metadata.annotations.prometheus.io/port"
+    )
+    assert "LUMINATE_SERVER_INTERNAL_PORT" in problem.message
+
+
+def test_the_public_service_never_reaches_the_internal_port(production: list[Manifest]) -> None:
+    def expose_internal(doc: dict[str, Any]) -> None:
+        doc["spec"]["ports"].append({"name": "internal", "port": 8081, "targetPort": "internal"})
+
+    bad = mutated(production, "Service", "luminate-svc", expose_internal)
+    problem = _only(app_contract.check_probes_and_ports(bad))
+    assert problem.field == "Service/luminate-svc spec.ports[1].targetPort"

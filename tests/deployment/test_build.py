@@ -77,6 +77,7 @@ def test_every_custom_resource_validates_strictly(
     assert {m.ref for m in custom} == {
         "SealedSecret/luminate-secrets",
         "SealedSecret/clickhouse-credentials",
+        "SealedSecret/alertmanager-secrets",
     }
     problems = _validate(custom)
     assert not problems, report(problems, f"custom resource schemas, {overlay}")
@@ -111,8 +112,11 @@ def test_production_is_the_planned_shape(production: list[Manifest]) -> None:
     assert hpa["behavior"] == SEED_HPA_BEHAVIOR
     # Pinned: the LTS line / a patch release, or a digest once a release pins one.
     images = {m.name: container(m.doc)["image"] for m in production if m.kind == "StatefulSet"}
-    assert set(images) == {"clickhouse", "zookeeper"}
+    assert set(images) == {"clickhouse", "zookeeper", "alertmanager"}
     digest = r"@sha256:[0-9a-f]{64}"
+    assert re.fullmatch(
+        rf"quay.io/prometheus/alertmanager(:v0\.\d+\.\d+|{digest})", images["alertmanager"]
+    )
     assert re.fullmatch(rf"clickhouse/clickhouse-server(:26\.8|{digest})", images["clickhouse"])
     assert re.fullmatch(rf"zookeeper(:3\.9\.\d+|{digest})", images["zookeeper"])
     assert {m.doc["metadata"]["namespace"] for m in production if m.kind != "Namespace"} == {

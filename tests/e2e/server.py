@@ -32,11 +32,17 @@ class LuminateProcess:
     log_path: Path
     env_extra: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    internal_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def internal_url(self) -> str:
+        """The internal listener: /metrics and the detailed /api/v1/health (and the probes)."""
+        return f"http://127.0.0.1:{self.internal_port}"
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
@@ -45,6 +51,7 @@ class LuminateProcess:
                 "JWT_SECRET": TEST_SECRET,
                 "LUMINATE_SERVER_HOST": "127.0.0.1",
                 "LUMINATE_SERVER_PORT": str(self.port),
+                "LUMINATE_SERVER_INTERNAL_PORT": str(self.internal_port),
                 "LUMINATE_DATA_DIR": str(self.data_dir),
                 "LUMINATE_STORAGE_FSYNC": "false",
                 **HIGH_LIMITS,

@@ -172,7 +172,8 @@ def test_scope_matrix(server: LuminateProcess, endpoint: Endpoint, scopes: str) 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/startupz", "/api/v1/health", "/metrics"])
 def test_health_and_self_metrics_need_no_token(server: LuminateProcess, path: str) -> None:
-    assert httpx.get(server.url + path, timeout=TIMEOUT_S).status_code == 200
+    # The probes answer on both listeners; the self-metrics and detailed health only internally.
+    assert httpx.get(server.internal_url + path, timeout=TIMEOUT_S).status_code == 200
 
 
 # -- token validity -----------------------------------------------------------------------------

@@ -9,19 +9,15 @@ import uuid
 from bench.hostile import probe_during, worst_case_body
 from tests.e2e.server import LuminateProcess
 
-BODIES = 6
+BODIES = 10
 
 
 def test_healthz_stays_fast_while_worst_case_bodies_are_refused(server: LuminateProcess) -> None:
-    body = worst_case_body()
-    assert len(body) > 13_000_000
+    assert len(worst_case_body()) > 13_000_000
     headers = server.headers(f"hostile-{uuid.uuid4().hex[:8]}", "write")
-    stream = probe_during(server.url, headers, body, BODIES)
-    assert len(stream.answers) == BODIES
-    for resp in stream.answers:
-        assert resp.status_code == 400, resp.text[:300]
-        assert resp.json()["errors"][0]["error"]["code"] == "too_many_dimensions"
-    assert len(stream.probe_s) >= 50
+    stream = probe_during(server.url, headers, BODIES)
+    assert stream.answers == [(400, "too_many_dimensions")] * BODIES
+    assert len(stream.probe_s) >= 30
     p50, p99 = stream.p(50), stream.p(99)
     print(f"/healthz during the stream: p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms")
     assert stream.p(99) <= 0.050, f"/healthz p99 {stream.p(99) * 1e3:.1f} ms during the stream"

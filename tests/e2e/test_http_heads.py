@@ -41,7 +41,7 @@ def _requests(server: LuminateProcess) -> list[tuple[str, httpx.Response]]:
         ("api-405", httpx.put(f"{url}/api/v1/write", timeout=TIMEOUT_S)),
         ("healthz", httpx.get(f"{url}/healthz", timeout=TIMEOUT_S)),
         ("readyz", httpx.get(f"{url}/readyz", timeout=TIMEOUT_S)),
-        ("metrics", httpx.get(f"{url}/metrics", timeout=TIMEOUT_S)),
+        ("metrics", httpx.get(f"{server.internal_url}/metrics", timeout=TIMEOUT_S)),
         ("root-redirect", httpx.get(f"{url}/", timeout=TIMEOUT_S)),
         ("431", httpx.get(f"{url}/healthz", headers={"X-Big": "a" * 20_000}, timeout=30)),
     ]

@@ -116,7 +116,7 @@ def counted(proc: LuminateProcess, tenant: str, metric: str = "probe") -> int:
 
 
 def samples(proc: LuminateProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    text = httpx.get(proc.url + "/metrics", timeout=TIMEOUT_S).text
+    text = httpx.get(proc.internal_url + "/metrics", timeout=TIMEOUT_S).text
     return {
         (s.name, frozenset(s.labels.items())): s.value
         for family in text_string_to_metric_families(text)

@@ -16,7 +16,7 @@ from tests.e2e.server import LuminateProcess
 
 
 def resident_bytes(proc: LuminateProcess) -> int:
-    text = httpx.get(proc.url + "/metrics", timeout=TIMEOUT_S).text
+    text = httpx.get(proc.internal_url + "/metrics", timeout=TIMEOUT_S).text
     match = re.search(r"^process_resident_memory_bytes ([0-9.e+]+)$", text, flags=re.MULTILINE)
     assert match, "process_resident_memory_bytes missing from /metrics"
     return int(float(match.group(1)))

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from luminate.auth.tokens import create_token
+from luminate.http.listeners import INTERNAL_ONLY
 from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import dumps, metrics_body, new_tenant, now_ms, point
+from tests.e2e.bodies import TIMEOUT_S, dumps, metrics_body, new_tenant, now_ms, point
 from tests.e2e.conformance import QUERY, RETENTION, WRITE, Contract, request, served_document
 from tests.e2e.server import LuminateProcess
 
@@ -146,7 +148,14 @@ def test_admin_answers_match_the_document(server: LuminateProcess, contract: Con
 def test_unauthenticated_answers_match_the_document(
     server: LuminateProcess, contract: Contract, path: str
 ) -> None:
-    resp = request(server, "GET", path)
+    if path in INTERNAL_ONLY:
+        # Served on the internal listener; the public one answers the documented 404.
+        public = request(server, "GET", path)
+        assert public.status_code == 404, public.text
+        contract.check(public, path)
+        resp = httpx.get(server.internal_url + path, timeout=TIMEOUT_S)
+    else:
+        resp = request(server, "GET", path)
     assert resp.status_code == 200, resp.text
     contract.check(resp, path)
 

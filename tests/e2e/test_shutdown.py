@@ -198,7 +198,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_0(start_server: StartServer
         live = httpx.get(proc.url + "/healthz", timeout=5)
         assert live.status_code == 200
         assert live.json() == {"status": "alive"}
-        health = httpx.get(proc.url + "/api/v1/health", timeout=5)
+        health = httpx.get(proc.internal_url + "/api/v1/health", timeout=5)
         assert health.status_code == 503
         assert health.json()["draining"] is True
 

@@ -88,6 +88,29 @@ def test_a_healthy_server_passes_every_check(server: LuminateProcess) -> None:
     assert line_of(again.stdout, "write").split("run=")[1].strip() != run_id
 
 
+def test_self_metrics_are_checked_on_the_internal_url(server: LuminateProcess) -> None:
+    public, _ = smoke_test("--url", server.url, "--token", server.token(tenant()))
+    assert "not public (404)" in line_of(public.stdout, "self-metrics")
+    out, _ = smoke_test(
+        "--url",
+        server.url,
+        "--internal-url",
+        server.internal_url,
+        "--token",
+        server.token(tenant()),
+    )
+    assert out.returncode == 0, out.stdout
+    assert "version " in line_of(out.stdout, "self-metrics")
+
+
+def test_self_metrics_on_the_public_url_fail_the_check(server: LuminateProcess) -> None:
+    """Pointing --url at a listener that serves /metrics (here the internal one, as a load
+    balancer exposing it would) fails the check with the reason."""
+    out, _ = smoke_test("--url", server.internal_url, "--token", server.token(tenant()))
+    assert verdicts(out.stdout)["self-metrics"] == "FAIL"
+    assert "serves /metrics" in line_of(out.stdout, "self-metrics")
+
+
 def test_a_token_without_write_scope_fails_the_write_check(server: LuminateProcess) -> None:
     out, _ = smoke_test("--url", server.url, "--token", server.token(tenant(), "read"))
     assert out.returncode == 1, out.stdout

@@ -4,6 +4,7 @@ to a Bloom filter, and refusals that only ever hit new series."""
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -117,3 +118,47 @@ def test_trackers_of_tenants_that_stopped_writing_are_dropped() -> None:
     assert len(limiter) == 2
     assert limiter.peek("gone", 70.0) is None
     assert limiter.peek("steady", 70.0) is not None
+
+
+def test_dropping_a_tracker_tells_who_was_dropped() -> None:
+    dropped: list[str] = []
+    limiter = SeriesLimiter(window_s=60, on_drop=dropped.append)
+    limiter.tenant("gone", 0.0)
+    limiter.tenant("steady", 30.0)
+    assert dropped == []
+    limiter.tenant("new", 70.0)
+    assert dropped == ["gone"]
+
+
+def test_per_tenant_gauges_lose_the_label_of_a_dropped_tracker() -> None:
+    from luminate.limits.config import LimitsTable, TenantLimits
+    from luminate.limits.limiter import Limiter
+    from luminate.observability.metrics import Metrics
+    from luminate.settings import load_settings
+    from luminate.storage.store import TenantPoints
+
+    metrics = Metrics(backend="embedded")
+    table = LimitsTable(TenantLimits.from_settings(load_settings({})))
+    window_s = 0.05
+    limiter = Limiter(table, metrics, window_s)
+    limits = limiter.limits("a", None)
+
+    def admit(tenant: str) -> None:
+        batch = TenantPoints(tenant, ["m"], [0], [1.0], [["k"]], [[tenant]])
+        limiter.admit_series(batch, limits)
+
+    def labelled(name: str) -> set[str]:
+        return {
+            s.labels["tenant_id"]
+            for family in metrics.registry.collect()
+            for s in family.samples
+            if s.name == name
+        }
+
+    admit("a")
+    assert labelled("luminate_tenant_active_series") == {"a"}
+    assert labelled("luminate_tenant_series_limit") == {"a"}
+    time.sleep(2 * window_s)  # a's window ends; the next new tracker sweeps it
+    admit("b")
+    assert labelled("luminate_tenant_active_series") == {"b"}
+    assert labelled("luminate_tenant_series_limit") == {"b"}

@@ -132,8 +132,9 @@ class Client:
 class SmokeTest:
     """The checks, in order. Each returns a short detail for its PASS line or raises CheckFailed."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, internal: Client | None = None) -> None:
         self.client = client
+        self.internal = internal
         self.run_id = str(uuid.uuid4())
         self.timestamp_ms = time.time_ns() // 1_000_000
         # Exactly representable, different per run: a stale or foreign point cannot match it.
@@ -253,7 +254,18 @@ class SmokeTest:
         return ""
 
     def self_metrics(self) -> str:
-        answer = self.client.get("/metrics")
+        if self.internal is None:
+            # Only the internal listener serves them; the public URL must not.
+            answer = self.client.get("/metrics")
+            if answer.status == 404:
+                return "not public (404); --internal-url reads them"
+            if answer.status == 200:
+                raise CheckFailed(
+                    "the public URL serves /metrics (tenant ids in labels): expose only "
+                    "LUMINATE_SERVER_PORT, never LUMINATE_SERVER_INTERNAL_PORT"
+                )
+            raise answer.failure()
+        answer = self.internal.get("/metrics")
         if answer.status != 200:
             raise answer.failure()
         samples = [
@@ -306,21 +318,21 @@ def _timed(name: str, check: Callable[[], str]) -> Outcome:
     return Outcome(name, Verdict.PASS, time.monotonic() - began, detail)
 
 
-def base_url(raw: str) -> str:
+def base_url(raw: str, option: str = "--url") -> str:
     """The server's base URL without a trailing slash; ValueError says what is wrong with it."""
     parts = urllib.parse.urlsplit(raw.strip())
     if any(c.isspace() or not c.isprintable() for c in raw.strip()):
-        raise ValueError(f"--url contains whitespace or control characters: {raw!r}")
+        raise ValueError(f"{option} contains whitespace or control characters: {raw!r}")
     if parts.scheme not in {"http", "https"}:
-        raise ValueError(f"--url must start with http:// or https://, got {raw!r}")
+        raise ValueError(f"{option} must start with http:// or https://, got {raw!r}")
     if not parts.hostname:
-        raise ValueError(f"--url has no host: {raw!r}")
+        raise ValueError(f"{option} has no host: {raw!r}")
     try:
         parts.port  # noqa: B018  (parsing the port is the check)
     except ValueError:
-        raise ValueError(f"--url has an invalid port: {raw!r}") from None
+        raise ValueError(f"{option} has an invalid port: {raw!r}") from None
     if parts.query or parts.fragment:
-        raise ValueError(f"--url must be a base URL, without ?query or #fragment: {raw!r}")
+        raise ValueError(f"{option} must be a base URL, without ?query or #fragment: {raw!r}")
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
@@ -331,6 +343,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     smoke.add_argument("--url", help="base URL of the deployment, e.g. https://luminate.example")
     smoke.add_argument("--token", help="API token with the read and write scopes")
+    smoke.add_argument(
+        "--internal-url",
+        help="base URL of one pod's internal port, to check its /metrics (else: that the public "
+        "URL does not serve them)",
+    )
     smoke.add_argument("--timeout", default="10", help="seconds per request (default 10)")
     smoke.set_defaults(run=run)
 
@@ -346,11 +363,15 @@ def run(args: argparse.Namespace) -> int:
         if any(c.isspace() or not c.isprintable() for c in token):
             raise ValueError("--token contains whitespace or control characters")
         timeout_s = _timeout(args.timeout)
+        internal = base_url(args.internal_url, "--internal-url") if args.internal_url else None
     except ValueError as exc:
         print(f"luminate: {exc}", file=sys.stderr)
         return 2
     began = time.monotonic()
-    test = SmokeTest(Client(url, token, timeout_s))
+    test = SmokeTest(
+        Client(url, token, timeout_s),
+        Client(internal, token, timeout_s) if internal is not None else None,
+    )
     outcomes = test.run(lambda outcome: print(outcome.line(), flush=True))
     counts = {v: sum(o.verdict is v for o in outcomes) for v in Verdict}
     print(

@@ -57,20 +57,18 @@ class Health:
     draining: bool = False
 
     async def check_storage(self) -> StorageCheck:
-        """Ping storage within the readiness timeout; updates luminate_storage_up."""
+        """Ping storage within the readiness timeout. (luminate_storage_up is the background
+        probe's: it also counts writes, which readiness deliberately does not.)"""
         t0 = time.perf_counter()
         backend = self.storage.backend
         try:
             await asyncio.wait_for(asyncio.to_thread(self.storage.ping), self.readiness_timeout_s)
         except TimeoutError:
-            self.metrics.storage_up.set(0)
             return StorageCheck(
                 "down", backend, error=f"no answer within {self.readiness_timeout_s:g} s"
             )
         except Exception as exc:
-            self.metrics.storage_up.set(0)
             return StorageCheck("down", backend, error=str(exc)[:300])
-        self.metrics.storage_up.set(1)
         return StorageCheck("up", backend, latency_ms=round((time.perf_counter() - t0) * 1000, 2))
 
     async def ready(self) -> Readiness:

@@ -15,6 +15,8 @@ from luminate.observability.metrics import Metrics
 
 log = logging.getLogger("luminate.http")
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
+# The `method` label takes these values and `other`: a client can send any token as a method.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 
 
 class RequestMiddleware:
@@ -60,8 +62,9 @@ class RequestMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             method = scope["method"]
-            self.metrics.http_requests.labels(method=method, route=route, status=str(status)).inc()
-            self.metrics.http_duration.labels(method=method, route=route).observe(elapsed)
+            label = method if method in _METHODS else "other"
+            self.metrics.http_requests.labels(method=label, route=route, status=str(status)).inc()
+            self.metrics.http_duration.labels(method=label, route=route).observe(elapsed)
             if route not in ("/healthz", "/readyz", "/startupz", "/metrics"):
                 log.info(
                     "request",

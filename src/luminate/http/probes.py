@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -33,6 +35,7 @@ async def health(request: Request) -> JSON:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(services(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+    # Rendering every tenant's series takes a while on a busy process: off the event loop, so a
+    # scrape never holds up request handling.
+    body = await asyncio.to_thread(generate_latest, services(request).metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

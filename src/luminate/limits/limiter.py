@@ -31,7 +31,7 @@ class Limiter:
         self._metrics = metrics
         self._buckets = BucketSet()
         self._running: dict[str, int] = {}
-        self.series = SeriesLimiter(series_window_s)
+        self.series = SeriesLimiter(series_window_s, on_drop=self._forget)
 
     def limits(self, tenant: str, tier: str | None) -> TenantLimits:
         return self.table.for_principal(tenant, tier)
@@ -102,4 +102,10 @@ class Limiter:
             points.names, hashes, limits.max_series, limits.max_series_per_metric
         )
         self._metrics.active_series.labels(tenant_id=points.tenant).set(admission.estimate)
+        self._metrics.series_limit.labels(tenant_id=points.tenant).set(limits.max_series)
         return admission
+
+    def _forget(self, tenant: str) -> None:
+        """The tenant's series tracker was dropped (its window ended without writes)."""
+        self._metrics.active_series.remove(tenant)
+        self._metrics.series_limit.remove(tenant)

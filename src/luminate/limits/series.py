@@ -192,8 +192,10 @@ def _u64(hashes: list[int]) -> U64:
 class SeriesLimiter:
     """Every tenant's `TenantSeries`, each restarted when its window ends."""
 
-    def __init__(self, window_s: float) -> None:
+    def __init__(self, window_s: float, on_drop: Callable[[str], None] | None = None) -> None:
         self.window_s = window_s
+        # Told the tenant of every tracker dropped, so per-tenant gauges lose its label.
+        self._on_drop = on_drop
         self._tenants: dict[str, TenantSeries] = {}
         self._swept = 0.0
 
@@ -218,6 +220,8 @@ class SeriesLimiter:
         self._swept = now
         for name in [n for n, t in self._tenants.items() if now - t.started >= self.window_s]:
             del self._tenants[name]
+            if self._on_drop is not None:
+                self._on_drop(name)
 
     def __len__(self) -> int:
         return len(self._tenants)

@@ -191,7 +191,12 @@ class TooManyRequests(LuminateError):
 
 
 class HeadersTooLarge(LuminateError):
+    """The request head is over the limit; the connection is closed after the answer."""
+
     code = ErrorCode.HEADERS_TOO_LARGE
+
+    def __init__(self, message: str, *, details: dict[str, object] | None = None) -> None:
+        super().__init__(message, details=details, headers={"Connection": "close"})
 
 
 class RequestTimeout(LuminateError):

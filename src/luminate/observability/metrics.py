@@ -20,7 +20,7 @@ _BATCH = (1, 10, 100, 500, 1000, 5000, 10_000, 50_000, 100_000, 200_000)
 class Metrics:
     """One registry per app instance, so every test can build a fresh app."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, environment: str = "") -> None:
         self.registry = r = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
@@ -56,7 +56,9 @@ class Metrics:
             "luminate_storage_errors", "Storage operations that failed.", ["op"], registry=r
         )
         self.storage_up = Gauge(
-            "luminate_storage_up", "1 when the last storage check succeeded, else 0.", registry=r
+            "luminate_storage_up",
+            "1 when the storage probe found reads and writes possible, else 0.",
+            registry=r,
         )
         self.ingested = Counter(
             "luminate_metrics_ingested", "Points accepted and stored.", registry=r
@@ -75,7 +77,13 @@ class Metrics:
         )
         self.active_series = Gauge(
             "luminate_tenant_active_series",
-            "Estimated distinct series per tenant, as last read through /api/v1/cardinality.",
+            "Estimated distinct series per tenant in the current window (HyperLogLog).",
+            ["tenant_id"],
+            registry=r,
+        )
+        self.series_limit = Gauge(
+            "luminate_tenant_series_limit",
+            "The tenant's distinct-series limit (LUMINATE_CARDINALITY_MAX_SERIES or override).",
             ["tenant_id"],
             registry=r,
         )
@@ -92,9 +100,33 @@ class Metrics:
             registry=r,
         )
         self.build_info = Gauge(
-            "luminate_build_info", "Build information.", ["version"], registry=r
+            "luminate_build_info", "Build information.", ["version", "environment"], registry=r
         )
-        self.build_info.labels(version=__version__).set(1)
+        self.build_info.labels(version=__version__, environment=environment).set(1)
+        self.replica_up = Gauge(
+            "luminate_clickhouse_replica_up",
+            "1 when the storage probe reached this ClickHouse server, else 0.",
+            ["replica"],
+            registry=r,
+        )
+        self.replica_readonly = Gauge(
+            "luminate_clickhouse_replica_readonly",
+            "1 when a replicated table of Luminate's on this server is read-only (no ZooKeeper).",
+            ["replica"],
+            registry=r,
+        )
+        self.replica_delay = Gauge(
+            "luminate_clickhouse_replica_absolute_delay_seconds",
+            "Largest replication delay of Luminate's replicated tables on this server.",
+            ["replica"],
+            registry=r,
+        )
+        self.max_parts = Gauge(
+            "luminate_clickhouse_max_parts_per_partition",
+            "Most active parts in one partition of Luminate's tables on this server.",
+            ["replica"],
+            registry=r,
+        )
         self.storage_up.set(0)
         self.storage_write_duration.labels(backend=backend)
         self.storage_query_duration.labels(backend=backend)

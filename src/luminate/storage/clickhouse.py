@@ -84,6 +84,7 @@ class ClickHouseEngine:
         self._next = 0
         self._shards: list[list[tuple[str, int]]] = []
         self._shard_clients: dict[tuple[str, int], queue.Queue[Client]] = {}
+        self._monitor: dict[tuple[str, int], queue.Queue[Client]] = {}
         self._shard_lock = threading.Lock()
         self._readers: queue.Queue[Client] = queue.Queue()
         self._writers: queue.Queue[Client] = queue.Queue()
@@ -224,6 +225,40 @@ class ClickHouseEngine:
     def _shard_for(self, token: str) -> list[tuple[str, int]]:
         """The replicas of the shard this batch goes to, in configuration order (the order reads
         use). The shard follows from the token, so every retry of a batch lands on it."""
+        shards = self._cluster_shards()
+        return list(shards[zlib.crc32(token.encode()) % len(shards)])
+
+    def shards(self) -> list[list[tuple[str, int]]]:
+        """The servers Luminate stores on, grouped by shard: the cluster's replicas, or the
+        configured hosts as one shard (alternatives a connection fails over across)."""
+        if self.cluster is None:
+            return [list(self.hosts)]
+        return [list(s) for s in self._cluster_shards()]
+
+    def select_on(
+        self, server: tuple[str, int], stmt: SystemStatement, timeout_s: float
+    ) -> SelectResult:
+        """One statement on one server over a monitoring connection of its own, so a probe never
+        waits behind queries or inserts for a pooled connection."""
+        with self._shard_lock:
+            pool = self._monitor.get(server)
+            if pool is None:
+                pool = self._monitor[server] = queue.Queue()
+                pool.put(
+                    _new_client(
+                        host=server[0],
+                        port=server[1],
+                        database="default",
+                        user=self._user,
+                        password=self._password,
+                        connect_timeout=timeout_s,
+                        send_receive_timeout=timeout_s,
+                        sync_request_timeout=timeout_s,
+                    )
+                )
+        return self._select(pool, stmt.sql, stmt.settings)
+
+    def _cluster_shards(self) -> list[list[tuple[str, int]]]:
         with self._shard_lock:
             if not self._shards:
                 rows = self._select(
@@ -238,7 +273,7 @@ class ClickHouseEngine:
                 if not shards:
                     raise StorageError(f"cluster {self.cluster!r} is not in remote_servers")
                 self._shards = [shards[k] for k in sorted(shards)]
-            return list(self._shards[zlib.crc32(token.encode()) % len(self._shards)])
+            return self._shards
 
     def _replica_pool(self, replica: tuple[str, int]) -> queue.Queue[Client]:
         with self._shard_lock:
@@ -253,7 +288,7 @@ class ClickHouseEngine:
     def close(self) -> None:
         self._closed = True
         pools = [self._readers, self._writers, self._probe, self._admin]
-        for pool in [*pools, *self._shard_clients.values()]:
+        for pool in [*pools, *self._shard_clients.values(), *self._monitor.values()]:
             while not pool.empty():
                 with contextlib.suppress(Exception):
                     pool.get_nowait().disconnect()

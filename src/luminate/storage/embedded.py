@@ -184,6 +184,14 @@ class EmbeddedEngine:
             except Exception as exc:
                 raise _translate(exc, statement) from None
 
+    def shards(self) -> list[list[tuple[str, int]]]:
+        return []
+
+    def select_on(
+        self, server: tuple[str, int], stmt: SystemStatement, timeout_s: float
+    ) -> SelectResult:
+        raise StorageError("the embedded engine has no servers to address")
+
     def close(self) -> None:
         """Closes idle connections and releases the directory; call once work has stopped."""
         self._closed = True

@@ -57,4 +57,13 @@ class Engine(Protocol):
         self, table: Table, columns: Sequence[str], data: Sequence[Column], dedup_token: str
     ) -> None: ...
 
+    def shards(self) -> list[list[tuple[str, int]]]:
+        """The servers data lives on, grouped by shard (`host`, `port`); empty for an engine
+        inside this process."""
+
+    def select_on(
+        self, server: tuple[str, int], stmt: SystemStatement, timeout_s: float
+    ) -> SelectResult:
+        """`stmt` on one of `shards()`' servers, on a connection of its own (monitoring)."""
+
     def close(self) -> None: ...

@@ -121,7 +121,7 @@ def test_bad_requests_get_the_error_shape(ui_server: LuminateProcess) -> None:
 
 def test_self_metrics_name_the_route_not_the_file(ui_server: LuminateProcess) -> None:
     httpx.get(ui_server.url + "/ui/js/main.js", timeout=TIMEOUT_S)
-    text = httpx.get(ui_server.url + "/metrics", timeout=TIMEOUT_S).text
+    text = httpx.get(ui_server.internal_url + "/metrics", timeout=TIMEOUT_S).text
     assert re.search(r'luminate_http_requests_total\{method="GET",route="/ui",status="200"\}', text)
     assert "main.js" not in text
 

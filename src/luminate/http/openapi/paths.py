@@ -365,7 +365,7 @@ def operations() -> dict[str, Schema]:
             "get": operation(
                 "health",
                 "health",
-                "Health of each component",
+                "Health of each component (internal port only; the public port answers 404)",
                 {
                     200: json_response("Every component is healthy.", schema_ref("Health")),
                     503: json_response("Some component is degraded.", schema_ref("Health")),
@@ -377,7 +377,8 @@ def operations() -> dict[str, Schema]:
             "get": operation(
                 "selfMetrics",
                 "health",
-                "Luminate's own metrics (Prometheus text exposition)",
+                "Luminate's own metrics, Prometheus text (internal port only; the public port "
+                "answers 404)",
                 {
                     200: {
                         "description": "Prometheus text format.",
