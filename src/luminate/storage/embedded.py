@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import queue
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +24,10 @@ from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.sql import SettingValue, Statement, SystemStatement, Table, quote
 
 _CODE = re.compile(r"Code: (\d+)")
+# How long closing waits for statements still running on other threads (a retention pass's
+# mutation, a probe) to finish.
+CLOSE_TIMEOUT_S = 30.0
+log = logging.getLogger("luminate.storage")
 _encoder = msgspec.json.Encoder()
 
 
@@ -107,10 +113,12 @@ class EmbeddedEngine:
             for _ in range(writers):
                 self._writers.put(_connect(self._path))
         except Exception as exc:
-            self.close()
+            self._pools = [(q, q.qsize()) for q in (self._probe, self._readers, self._writers)]
+            self.close(timeout_s=0)
             raise StorageUnavailable(
                 f"embedded engine failed to open {str(path)!r}: {exc}"
             ) from exc
+        self._pools = [(self._probe, 1), (self._readers, pool_size), (self._writers, writers)]
         self._closed = False
 
     @contextmanager
@@ -192,12 +200,19 @@ class EmbeddedEngine:
     ) -> SelectResult:
         raise StorageError("the embedded engine has no servers to address")
 
-    def close(self) -> None:
-        """Closes idle connections and releases the directory; call once work has stopped."""
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Refuses new statements, waits (up to `timeout_s`) for the ones running on other
+        threads to return their connections, closes every connection and releases the
+        directory. Closing the engine under a running statement crashes the process."""
         self._closed = True
-        for pool in (self._readers, self._writers, self._probe):
-            while not pool.empty():
-                conn = pool.get_nowait()
+        deadline = time.monotonic() + timeout_s
+        for pool, size in self._pools:
+            for _ in range(size):
+                try:
+                    conn = pool.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    log.warning("closing the embedded engine with a statement still running")
+                    break
                 # Closing is best effort; the lock is released next either way.
                 with contextlib.suppress(Exception):
                     conn.close()
