@@ -9,4 +9,5 @@ if [ ! -x "$root/.venv/bin/python" ]; then
 	exit 1
 fi
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
-exec "$root/.venv/bin/python" -m testbed.clickhouse "$@"
+# -P: the caller's working directory must not shadow the project's packages.
+exec "$root/.venv/bin/python" -P -m testbed.clickhouse "$@"

@@ -124,6 +124,23 @@ def test_check_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "scripts/setup-tools.sh" in err
 
 
+def test_the_script_runs_from_any_directory(tmp_path: Path) -> None:
+    # Another checkout's packages in the working directory must not shadow this one's.
+    (tmp_path / "testbed").mkdir()
+    (tmp_path / "testbed" / "__init__.py").write_text("")
+    result = subprocess.run(
+        [str(SCRIPT), "check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, "everything needed is installed\n"), (
+        result.stderr
+    )
+
+
 def test_purge_deletes_only_a_cluster_directory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
