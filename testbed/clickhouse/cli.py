@@ -17,6 +17,7 @@ from testbed.clickhouse.settings import ENVIRONMENT, Settings
 
 EXIT_ERROR = 1
 EXIT_MISSING = 3
+EXIT_INTERRUPTED = 130
 
 COMMANDS = """\
 commands:
@@ -82,6 +83,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except (ClusterError, OSError, subprocess.SubprocessError) as e:
         print(f"[{PREFIX}] ERROR: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except KeyboardInterrupt:  # `up` has stopped what it started by now
+        print(f"[{PREFIX}] interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -142,7 +142,7 @@ def _topology(name: str) -> tuple[int, int]:
 
 def _zk_size(n: int) -> None:
     if n not in ZK_SIZES:
-        raise ClusterError(f"ZK_NODES must be one of {', '.join(map(str, ZK_SIZES))}, not {n}")
+        raise ClusterError(f"ZK_NODES must be 3 or 1, not {n}")
 
 
 # ---------------------------------------------------------------- ports
