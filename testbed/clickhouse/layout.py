@@ -201,8 +201,9 @@ def render_layout(
     view = layout.production_view()
     for node in layout.nodes:
         _write_node(node, view)
+    ids = {z.ordinal: _zookeeper_id(z.name) for z in layout.zookeeper}
     for keeper in layout.zookeeper:
-        _write_keeper(keeper, layout.zookeeper)
+        _write_keeper(keeper, layout.zookeeper, ids)
     return layout
 
 
@@ -230,10 +231,9 @@ def _write_node(node: Node, view: render.Topology) -> None:
     )
 
 
-def _write_keeper(keeper: Keeper, keepers: tuple[Keeper, ...]) -> None:
+def _write_keeper(keeper: Keeper, keepers: tuple[Keeper, ...], ids: dict[int, str]) -> None:
     d = keeper.dir
     (d / "data").mkdir(parents=True, exist_ok=True)
-    ids = {z.ordinal: _zookeeper_id(z.name) for z in keepers}
     servers = (
         "\n".join(
             f"server.{ids[z.ordinal]}=127.0.0.1:{z.peer_port}:{z.election_port}" for z in keepers
