@@ -5,7 +5,7 @@ run; then the three aggregate queries on the cluster.
     .venv/bin/python -m bench.cluster [--points 1000000] [--batch-size 5000] [--clients 4]
 
 Servers are Debian's ClickHouse 18.16 started on loopback from the project's templates (see
-scripts/clickhouse-cluster.sh) and stopped at the end."""
+testbed/clickhouse/) and stopped at the end."""
 
 from __future__ import annotations
 
@@ -159,7 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="luminate-bench-cluster-") as tmp:
         base = Path(tmp)
         single = Cluster.start(base / "single", "single", 1)
-        cluster = Cluster.start(base / "cluster", "2x2", 3)
+        try:
+            cluster = Cluster.start(base / "cluster", "2x2", 3)
+        except BaseException:
+            single.stop()
+            raise
         try:
             rows = []
             for target in (

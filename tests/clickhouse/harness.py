@@ -1,19 +1,24 @@
-"""A loopback ClickHouse cluster for tests, run by scripts/clickhouse-cluster.sh.
+"""A loopback ClickHouse cluster for tests, run in-process by testbed.clickhouse.
 
-The script renders the cluster from deployments/clickhouse/ (the templates production ships) and
-starts, stops and kills its processes by PID; this module calls it and reads the cluster.json the
-renderer leaves in the base directory. Nothing here starts a process by itself.
+The cluster is rendered from deployments/clickhouse/ (the templates production ships); its
+processes are started, stopped and killed by their recorded PIDs. `python -m testbed.clickhouse`
+(or scripts/clickhouse-cluster.sh) drives the same code from a shell.
 """
 
 from __future__ import annotations
 
-import json
+import io
 import os
-import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+from testbed.clickhouse.cluster import LoopbackCluster
+from testbed.clickhouse.error import ClusterError
+from testbed.clickhouse.progress import Progress
+from testbed.clickhouse.servers import Binaries
+from testbed.clickhouse.settings import Settings
 
 if TYPE_CHECKING:
     from clickhouse_driver import Client
@@ -23,42 +28,12 @@ SCRIPT = REPO / "scripts" / "clickhouse-cluster.sh"
 
 Topology = Literal["2x2", "single"]
 
-
-class ClusterError(RuntimeError):
-    """The cluster script failed; the message carries its output, log tails included."""
+__all__ = ["REPO", "SCRIPT", "Cluster", "ClusterError", "Topology", "missing_dependencies"]
 
 
 def missing_dependencies() -> list[str]:
     """What the cluster needs and this machine lacks (binaries, Java, ZooKeeper); empty if none."""
-    result = subprocess.run(
-        [str(SCRIPT), "check"], capture_output=True, text=True, timeout=30, check=False
-    )
-    if result.returncode == 0:
-        return []
-    for line in result.stderr.splitlines():
-        if line.startswith("missing: "):
-            return line.removeprefix("missing: ").split()
-    raise ClusterError(f"{SCRIPT.name} check failed:\n{result.stdout}{result.stderr}")
-
-
-def _run_script(base_dir: Path, args: list[str], env: dict[str, str], timeout: float) -> str:
-    try:
-        result = subprocess.run(
-            [str(SCRIPT), *args],
-            env={**os.environ, "CLUSTER_DIR": str(base_dir), **env},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as e:
-        raise ClusterError(f"{SCRIPT.name} {' '.join(args)} took over {timeout:.0f}s") from e
-    if result.returncode != 0:
-        raise ClusterError(
-            f"{SCRIPT.name} {' '.join(args)} failed ({result.returncode}):\n"
-            f"{result.stdout}{result.stderr}"
-        )
-    return result.stdout
+    return Binaries.from_env(os.environ).missing()
 
 
 @dataclass
@@ -77,6 +52,8 @@ class Cluster:
     password: str
     startup_seconds: float
     startup_log: str
+    control: LoopbackCluster | None = field(default=None, repr=False, compare=False)
+    """What starts and stops the processes; read back from base_dir when not given."""
 
     @classmethod
     def start(
@@ -85,34 +62,32 @@ class Cluster:
         topology: Topology = "2x2",
         zk_nodes: int = 3,
         *,
-        install: bool = False,
         timeout: float = 300.0,
     ) -> Cluster:
-        """Render a fresh cluster under base_dir and start it; returns once every node answers.
+        """Render a fresh cluster under base_dir and start it; returns once every node answers
+        and sees ZooKeeper. On failure whatever it started has been stopped again.
 
-        With install=True (root only) missing Debian packages are installed first. On failure the
-        script has already stopped whatever it started.
-        """
+        Binary paths, WAIT_SECONDS and STOP_SECONDS come from the environment as for the
+        command line; the ports are always a free block."""
         began = time.monotonic()
-        output = _run_script(
-            base_dir,
-            ["up", "--install"] if install else ["up"],
-            {"TOPOLOGY": topology, "ZK_NODES": str(zk_nodes)},
-            timeout,
-        )
-        elapsed = time.monotonic() - began
-        described: dict[str, Any] = json.loads((base_dir / "cluster.json").read_text())
+        output = io.StringIO()
+        control = LoopbackCluster(_settings(base_dir, topology, zk_nodes), Progress(output))
+        try:
+            layout = control.up(deadline=began + timeout)
+        except ClusterError as e:
+            raise ClusterError(f"{e.message}\n{output.getvalue()}", e.logs) from e
         return cls(
             base_dir=base_dir,
             topology=topology,
-            cluster_name=described["cluster_name"],
-            hosts=[f"127.0.0.1:{n['tcp_port']}" for n in described["nodes"]],
-            http_ports=[n["http_port"] for n in described["nodes"]],
-            zookeeper_hosts=[f"127.0.0.1:{z['client_port']}" for z in described["zookeeper"]],
-            user=described["user"],
-            password=described["password"],
-            startup_seconds=elapsed,
-            startup_log=output,
+            cluster_name=layout.cluster_name,
+            hosts=[f"127.0.0.1:{n.tcp_port}" for n in layout.nodes],
+            http_ports=[n.http_port for n in layout.nodes],
+            zookeeper_hosts=[f"127.0.0.1:{z.client_port}" for z in layout.zookeeper],
+            user=layout.user,
+            password=layout.password,
+            startup_seconds=time.monotonic() - began,
+            startup_log=output.getvalue(),
+            control=control,
         )
 
     @property
@@ -121,26 +96,26 @@ class Cluster:
 
     def kill_node(self, i: int) -> None:
         """SIGKILL clickhouse-i: no shutdown, its ZooKeeper session lingers until it expires."""
-        self._script("kill-node", str(i))
+        self._control().kill_node(i)
 
     def stop_node(self, i: int) -> None:
-        self._script("stop-node", str(i))
+        self._control().stop_node(i)
 
     def start_node(self, i: int) -> None:
         """Start clickhouse-i again on its old data; returns once it answers /ping."""
-        self._script("start-node", str(i))
+        self._control().start_node(i)
 
     def stop_zookeeper(self, k: int | None = None) -> None:
         """Stop every ZooKeeper node, or zookeeper-k."""
-        self._script("zk-stop", *([] if k is None else [str(k)]))
+        self._control().zk_stop(k)
 
     def start_zookeeper(self, k: int | None = None) -> None:
         """Start them again; returns once they serve."""
-        self._script("zk-start", *([] if k is None else [str(k)]))
+        self._control().zk_start(k)
 
     def stop(self) -> None:
-        """Stop every process of the cluster (by the PIDs the script recorded); data is kept."""
-        self._script("down", timeout=120.0)
+        """Stop every process of the cluster (by the PIDs recorded at start); data is kept."""
+        self._control().down()
 
     def client(self, i: int, *, user: str = "default", password: str = "") -> Client:
         """A native-protocol client of clickhouse-i (`default` is the local-only test user).
@@ -174,5 +149,19 @@ class Cluster:
             rows: list[tuple[Any, ...]] = client.execute(query, params, settings=settings)
             return rows
 
-    def _script(self, *args: str, timeout: float = 120.0) -> None:
-        _run_script(self.base_dir, list(args), {}, timeout)
+    def _control(self) -> LoopbackCluster:
+        if self.control is None:
+            self.control = LoopbackCluster(
+                _settings(self.base_dir, self.topology, len(self.zookeeper_hosts)),
+                Progress(io.StringIO()),
+            )
+        return self.control
+
+
+def _settings(base_dir: Path, topology: Topology, zk_nodes: int) -> Settings:
+    # Where and what to start is the caller's; ports are always a free block for tests.
+    own = {"CLUSTER_DIR", "TOPOLOGY", "ZK_NODES", "PORT_BASE"}
+    inherited = Settings.from_env({k: v for k, v in os.environ.items() if k not in own})
+    return replace(
+        inherited, base_dir=Path(os.path.realpath(base_dir)), topology=topology, zk_nodes=zk_nodes
+    )

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from deployments.clickhouse import render
+from testbed.clickhouse.layout import render_layout
 from tests.clickhouse.harness import REPO, SCRIPT, Cluster
 
 DEPLOY = REPO / "deployments" / "clickhouse"
@@ -116,7 +117,7 @@ LOCAL_ONLY_FIELDS = re.compile(
 def test_local_cluster_differs_from_production_only_in_hosts_ports_and_paths(
     tmp_path: Path,
 ) -> None:
-    local = render.render_local(tmp_path, "2x2", zk_nodes=3)
+    local = render_layout(tmp_path, "2x2", zk_nodes=3)
     production = render.render_production()
     for node in local.nodes:
         node_dir = Path(node.dir)
@@ -167,7 +168,7 @@ def test_clickhouse_ordinals_give_two_shards_of_two_distinct_replicas() -> None:
 
 def test_zookeeper_ordinals_give_ids_1_to_3_matching_the_ensemble(tmp_path: Path) -> None:
     assert [_ids("zookeeper", f"zookeeper-{k}")["ZOO_MY_ID"] for k in range(3)] == ["1", "2", "3"]
-    local = render.render_local(tmp_path, "2x2", zk_nodes=3)
+    local = render_layout(tmp_path, "2x2", zk_nodes=3)
     zoo_cfg = (Path(local.zookeeper[0].dir) / "zoo.cfg").read_text()
     assert re.findall(r"^server\.(\d+)=127\.0\.0\.1:", zoo_cfg, re.MULTILINE) == ["1", "2", "3"]
 

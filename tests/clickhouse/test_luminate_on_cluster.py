@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +23,8 @@ POINTS_PER_BATCH = 50
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster.start(tmp_path / "cluster", "2x2", 3)
-    try:
-        yield c
-    finally:
-        c.stop()
+def cluster(clickhouse_own_cluster: Cluster) -> Cluster:
+    return clickhouse_own_cluster
 
 
 def _env(cluster: Cluster, hosts: list[str] | None = None) -> dict[str, str]:

@@ -34,7 +34,13 @@ def _embedded(engine: EmbeddedEngine, layout: Layout) -> Storage:
     return storage
 
 
-BACKENDS = ["embedded", "embedded-promoted", "clickhouse", "cluster"]
+# The server backends request their clusters by name at run time, so they carry the marker here.
+BACKENDS = [
+    "embedded",
+    "embedded-promoted",
+    pytest.param("clickhouse", marks=pytest.mark.clickhouse),
+    pytest.param("cluster", marks=pytest.mark.clickhouse),
+]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -66,18 +72,17 @@ def _server_storage(cluster: Cluster, topology: Topology) -> Iterator[Storage]:
 
 
 @pytest.fixture(scope="session")
-def clickhouse_storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+def clickhouse_storage(clickhouse_single: Cluster) -> Iterator[Storage]:
     """One ClickHouse server (Debian's 18.16), plain MergeTree tables."""
-    server: Cluster = request.getfixturevalue("clickhouse_single")
-    yield from _server_storage(server, Topology(database="luminate_contract"))
+    yield from _server_storage(clickhouse_single, Topology(database="luminate_contract"))
 
 
 @pytest.fixture(scope="session")
-def cluster_storage(request: pytest.FixtureRequest) -> Iterator[Storage]:
+def cluster_storage(clickhouse_cluster: Cluster) -> Iterator[Storage]:
     """The 2 shards x 2 replicas cluster: replicated local tables behind Distributed ones."""
-    cluster: Cluster = request.getfixturevalue("clickhouse_cluster")
     yield from _server_storage(
-        cluster, Topology(database="luminate_contract", cluster=cluster.cluster_name)
+        clickhouse_cluster,
+        Topology(database="luminate_contract", cluster=clickhouse_cluster.cluster_name),
     )
 
 
