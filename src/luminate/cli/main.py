@@ -11,6 +11,7 @@ import msgspec
 from luminate import __version__
 from luminate.cli import smoke
 from luminate.errors import LuminateError
+from luminate.loadtest import command as loadtest
 from luminate.settings import ConfigError, Settings, load_settings
 from luminate.storage.errors import StorageError
 from luminate.timestamps import parse_duration
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     docs.set_defaults(run=_config_docs)
 
     smoke.register(sub)
+    loadtest.register(sub)
     return p
 
 
