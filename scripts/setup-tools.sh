@@ -10,6 +10,7 @@ packages=(
   clickhouse-client #   its client, used by the cluster harness
   zookeeper         #   the cluster's coordination ensemble
   shellcheck        # lint of every shell script the project ships
+  haproxy           # tests/clickhouse, bench: the balancer in front of several luminate processes
 )
 
 missing=()

@@ -85,8 +85,8 @@ backend pods
         return cls._start(base_dir, config, port)
 
     @classmethod
-    def fixed_answer(cls, base_dir: Path, body: str) -> HAProxy:
-        """Answers every request 200 with `body` (JSON), after reading the request whole."""
+    def fixed_answer(cls, base_dir: Path, body: str, status: int = 200) -> HAProxy:
+        """Answers every request `status` with `body` (JSON), after reading the request whole."""
         port = free_port()
         quoted = body.replace("\\", "\\\\").replace('"', '\\"')
         config = (
@@ -97,7 +97,7 @@ backend pods
 frontend target
   bind 127.0.0.1:{port}
   option http-buffer-request
-  http-request return status 200 content-type application/json string "{quoted}"
+  http-request return status {status} content-type application/json string "{quoted}"
 """
         )
         return cls._start(base_dir, config, port)

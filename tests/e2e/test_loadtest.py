@@ -21,6 +21,7 @@ import pytest
 
 from luminate.auth.tokens import create_token
 from luminate.loadtest.scenarios import METRICS, RUN_DIMENSION
+from testbed.haproxy import HAProxy
 from testbed.net import free_port
 from tests.conftest import TEST_SECRET
 from tests.e2e.server import LuminateProcess
@@ -49,10 +50,16 @@ def loadtest(
     return out, time.monotonic() - began
 
 
-def assert_one_line_failure(out: subprocess.CompletedProcess[str], code: int, says: str) -> None:
+def assert_one_line_failure(
+    out: subprocess.CompletedProcess[str], code: int, says: str, *, ran: bool = False
+) -> None:
+    """Exit `code` and one line saying `says` on stderr (after progress lines if the run ran)."""
     assert out.returncode == code, (out.returncode, out.stdout, out.stderr)
     assert "Traceback" not in out.stderr + out.stdout
     lines = out.stderr.strip().splitlines()
+    if ran:
+        assert all(" s " in line for line in lines[:-1]), lines  # progress: "  3/4 s ..."
+        lines = lines[-1:]
     assert len(lines) == 1, out.stderr
     assert lines[0].startswith("luminate loadtest: "), lines
     assert says in lines[0], lines[0]
@@ -173,8 +180,8 @@ def test_missing_url_scenario_or_secret_are_usage_errors() -> None:
     assert_one_line_failure(loadtest("--write-rate", "1")[0], 2, "--url is required")
     out, _ = loadtest("--url", "http://127.0.0.1:9")
     assert_one_line_failure(out, 2, "nothing to send")
-    out, _ = loadtest("--url", "https://example.invalid", "--write-rate", "1")
-    assert_one_line_failure(out, 2, "--url must be http://")
+    out, _ = loadtest("--url", "ftp://example.invalid", "--write-rate", "1")
+    assert_one_line_failure(out, 2, "--url must start with http:// or https://")
     out, _ = loadtest("--url", "http://127.0.0.1:9", "--write-rate", "1", secret=None)
     assert_one_line_failure(out, 2, "no --token given and no JWT_SECRET or JWT_SECRET_FILE")
 
@@ -210,34 +217,28 @@ def test_a_target_that_never_answers_does_not_hang_the_run() -> None:
     assert seconds < 20
 
 
-def test_a_target_answering_errors_is_named_with_its_status_and_code(
-    tmp_path: Path,
-) -> None:
-    # Storage on a port where nothing listens: the process serves, every write fails.
-    broken = LuminateProcess(
-        tmp_path / "data",
-        tmp_path / "server.log",
-        {
-            "LUMINATE_STORAGE_BACKEND": "clickhouse",
-            "LUMINATE_CLICKHOUSE_HOSTS": f"127.0.0.1:{free_port()}",
-            "LUMINATE_CLICKHOUSE_CONNECT_TIMEOUT_SECONDS": "1",
-        },
-    ).launch()
+def test_a_target_answering_errors_is_named_with_its_status_and_code(tmp_path: Path) -> None:
+    body = '{"error": {"code": "storage_unavailable", "message": "storage is down"}}'
+    target = HAProxy.fixed_answer(tmp_path, body, status=503)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(broken.url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, broken.log_path.read_text()[-2000:]
-            time.sleep(0.2)
-        out, seconds = loadtest("--url", broken.url, "--write-rate", "5", *SHORT)
+        out, seconds = loadtest("--url", target.url, "--write-rate", "5", *SHORT)
     finally:
-        broken.kill()
-    assert_one_line_failure(out, 1, "the target answers a write request with 503")
-    assert seconds < 30
+        target.stop()
+    assert_one_line_failure(
+        out, 1, "the target answers a write request with 503 storage_unavailable: storage is down"
+    )
+    assert seconds < 20
+
+
+def test_a_run_in_which_every_request_fails_exits_non_zero_and_says_why(
+    start_server: StartServer,
+) -> None:
+    # The one-point preflight write fits the body limit; the scenario's batches do not.
+    small = start_server(LUMINATE_WRITE_MAX_BODY_BYTES="2000")
+    out, _ = loadtest("--url", small.url, "--write-rate", "5", "--batch-size", "100", *SHORT)
+    assert_one_line_failure(out, 1, "no request succeeded during the measured time", ran=True)
+    assert "write statuses: 413 x" in out.stdout
+    assert "write 413: body_too_large" in out.stdout
 
 
 def test_without_the_loadtest_extra_the_command_says_how_to_install_it(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ with Content-Length or chunked bodies, `Connection: close` honoured."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import urllib.parse
 from dataclasses import dataclass
 
@@ -27,12 +28,14 @@ class Response:
 
 
 class Target:
-    """Where requests go: host, port and path prefix of a base URL (http only)."""
+    """Where requests go: host, port and path prefix of a base URL. For https, certificates
+    are verified against the system's trust store (or the file named by SSL_CERT_FILE)."""
 
     def __init__(self, url: str) -> None:
         parts = urllib.parse.urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
+        self.tls = ssl.create_default_context() if parts.scheme == "https" else None
+        self.port = parts.port or (443 if self.tls else 80)
         self.prefix = parts.path.rstrip("/")
         self.netloc = parts.netloc
 
@@ -49,7 +52,7 @@ class Connection:
     @classmethod
     async def connect(cls, target: Target) -> Connection:
         reader, writer = await asyncio.open_connection(
-            target.host, target.port, limit=MAX_HEAD_BYTES
+            target.host, target.port, limit=MAX_HEAD_BYTES, ssl=target.tls
         )
         return cls(reader, writer)
 
