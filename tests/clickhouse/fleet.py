@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,6 +56,7 @@ class Fleet:
     balancer: HAProxy | None = None
 
     def migrate(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
         LuminateProcess(self.base / "unused", self.base / "migrate.log", self.env()).migrate()
 
     def env(self) -> dict[str, str]:
@@ -111,41 +113,47 @@ class LoadRun:
     """(tenant, timestamp) -> points acknowledged."""
 
 
-def loadtest(url: str, out: Path, *args: str, timeout_s: float = 600.0) -> LoadRun:
-    """`luminate loadtest` as a user runs it, tokens signed with the test secret."""
+def start_loadtest(url: str, out: Path, *args: str) -> subprocess.Popen[str]:
+    """`luminate loadtest` as a user runs it (tokens signed with the test secret), in the
+    background; `finish_loadtest` collects it."""
     out.mkdir(parents=True, exist_ok=True)
-    summary, ledger = out / "summary.json", out / "ledger.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LUMINATE_", "JWT_"))}
     env["JWT_SECRET"] = TEST_SECRET
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "luminate",
-            "loadtest",
-            "--url",
-            url,
-            "--summary",
-            str(summary),
-            "--ledger",
-            str(ledger),
-            *args,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
+    files = ["--summary", str(out / "summary.json"), "--ledger", str(out / "ledger.jsonl")]
+    argv = [sys.executable, "-m", "luminate", "loadtest", "--url", url, *files, *args]
+    return subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+def finish_loadtest(
+    proc: subprocess.Popen[str], out: Path, *, interrupt: bool = False, timeout_s: float = 600.0
+) -> LoadRun:
+    """Wait for the run (after SIGINT, which makes it stop sending and report, if `interrupt`)
+    and read its summary and ledger."""
+    if interrupt:
+        proc.send_signal(signal.SIGINT)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
     acked: dict[tuple[str, int], int] = {}
+    ledger = out / "ledger.jsonl"
     if ledger.exists():
         for line in ledger.read_text().splitlines():
             row = json.loads(line)
             key = (row["tenant"], row["timestamp"])
             assert key not in acked, f"two acknowledged batches named {key}"
             acked[key] = row["points"]
+    summary = out / "summary.json"
     loaded = json.loads(summary.read_text()) if summary.exists() else {}
-    return LoadRun(done.returncode, done.stdout, done.stderr, loaded, acked)
+    return LoadRun(proc.returncode, stdout, stderr, loaded, acked)
+
+
+def loadtest(url: str, out: Path, *args: str, timeout_s: float = 600.0) -> LoadRun:
+    """`luminate loadtest` run to its end."""
+    return finish_loadtest(start_loadtest(url, out, *args), out, timeout_s=timeout_s)
 
 
 def replicas_in_sync(cluster: Cluster, database: str, timeout_s: float = 120.0) -> list[int]:

@@ -76,7 +76,9 @@ def test_a_minute_of_load_on_three_processes_fails_nothing_and_stores_every_poin
     assert unacknowledged == set(), list(unacknowledged)[:5]
     assert sum(stored.values()) == run.summary["acknowledged"]["points"]
 
-    # The HPA's signal: every process works under load and rests before and after it.
+    # The HPA's signal: every process works under load and rests before and after it. (Storage
+    # work happens in ClickHouse, so a process needs only a few percent of a core here; /proc
+    # counts in 10 ms ticks, hence the small absolute margin.)
     for i in range(PROCESSES):
-        assert loaded[i] > 3 * max(idle_before[i], 0.01), (i, idle_before, loaded)
+        assert loaded[i] > 3 * idle_before[i] + 0.01, (i, idle_before, loaded)
         assert idle_after[i] < loaded[i] / 3, (i, loaded, idle_after)

@@ -15,6 +15,7 @@ def draw(summary: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt  # noqa: PLC0415
+    from matplotlib import ticker  # noqa: PLC0415
 
     rows = summary["timeline"]
     scenarios = list(summary["scenarios"])
@@ -45,21 +46,11 @@ def draw(summary: dict[str, Any], path: Path) -> None:
                 ls=style,
                 label=f"{name} {key.removesuffix('_ms')}",
             )
-        err_ax.bar(
-            x,
-            [c.get("errors", 0) for c in cells],
-            color="#d62728",
-            width=0.9,
-            label=f"{name} errors" if name == scenarios[0] else None,
-        )
-        err_ax.bar(
-            x,
-            [c.get("rate_limited", 0) for c in cells],
-            color="#9467bd",
-            width=0.9,
-            bottom=[c.get("errors", 0) for c in cells],
-            label="429" if name == scenarios[0] else None,
-        )
+    # Errors and 429s of every scenario, stacked.
+    errors = [sum((r.get(n) or {}).get("errors", 0) for n in scenarios) for r in rows]
+    limited = [sum((r.get(n) or {}).get("rate_limited", 0) for n in scenarios) for r in rows]
+    err_ax.bar(x, errors, color="#d62728", width=0.9, label="errors (not 429)")
+    err_ax.bar(x, limited, color="#9467bd", width=0.9, bottom=errors, label="429")
     for ax in (rate_ax, lat_ax, err_ax):
         if run["warmup_s"]:
             ax.axvspan(0, run["warmup_s"], color="0.9", zorder=0)
@@ -75,8 +66,10 @@ def draw(summary: dict[str, Any], path: Path) -> None:
     rate_ax.legend(handles, labels, loc="lower right", fontsize=8)
     lat_ax.set_ylabel("latency ms (2xx)")
     lat_ax.set_yscale("log")
+    lat_ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     lat_ax.legend(loc="upper right", fontsize=8, ncol=len(scenarios))
     err_ax.set_ylabel("per second")
+    err_ax.set_ylim(bottom=0, top=max(1.0, err_ax.get_ylim()[1]))
     err_ax.set_xlabel("seconds since start (grey: warm-up, not in the figures)")
     err_ax.legend(loc="upper right", fontsize=8)
     fig.suptitle(

@@ -8,7 +8,6 @@ usage error (a bad threshold or option), all with a one-line reason."""
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -20,7 +19,8 @@ from luminate.settings import ConfigError
 from luminate.timestamps import parse_duration
 
 if TYPE_CHECKING:
-    from luminate.loadtest.driver import Load
+    from luminate.loadtest.driver import Load, Plan
+    from luminate.loadtest.summary import RunConfig
 
 EXTRA_HINT = "pip install 'luminate[loadtest]'"
 MAX_WORKERS = 64
@@ -227,20 +227,44 @@ def _tokens(args: argparse.Namespace, scopes: list[str]) -> dict[str, str]:
 
 
 def _execute(args: argparse.Namespace, o: dict[str, Any]) -> int:
-    from luminate.loadtest import preflight, runner, summary  # noqa: PLC0415
-    from luminate.loadtest.driver import Plan  # noqa: PLC0415
+    from luminate.loadtest import preflight, report, runner, summary  # noqa: PLC0415
     from luminate.loadtest.progress import Progress  # noqa: PLC0415
     from luminate.loadtest.thresholds import judge  # noqa: PLC0415
 
     run_id = uuid.uuid4().hex[:12]
-    loads: dict[str, Load] = o["loads"]
-    workers = args.workers
-    ran = list(loads)
+    ran = list(o["loads"])
     try:
         preflight.check(o["url"], o["tokens"], ran, run_id, min(o["timeout_s"], 10.0))
     except preflight.TargetProblem as exc:
         print(f"luminate loadtest: {exc}", file=sys.stderr)
         return 1
+    plan, config = _plan(args, o, run_id)
+    progress = Progress(sys.stderr, ran, o["warmup_s"] + o["duration_s"])
+    began = time.monotonic()
+    stopping = runner.Stopping()
+    try:
+        with stopping:
+            figures = runner.run(plan, args.workers, progress.tick, stopping.requested)
+    except runner.RunFailed as exc:
+        progress.done()
+        print(f"luminate loadtest: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        progress.done()
+        print("luminate loadtest: interrupted", file=sys.stderr)
+        return 130
+    progress.done()
+    verdicts = judge(o["thresholds"], summary.threshold_figures(figures, ran))
+    result = summary.build(config, figures, verdicts, ran)
+    result["run"]["wall_s"] = round(time.monotonic() - began, 1)
+    return report.publish(result, figures, verdicts, args.summary, args.ledger, args.chart)
+
+
+def _plan(args: argparse.Namespace, o: dict[str, Any], run_id: str) -> tuple[Plan, RunConfig]:
+    from luminate.loadtest.driver import Plan  # noqa: PLC0415
+    from luminate.loadtest.summary import RunConfig  # noqa: PLC0415
+
+    loads: dict[str, Load] = o["loads"]
     plan = Plan(
         url=o["url"],
         tokens=o["tokens"],
@@ -255,10 +279,10 @@ def _execute(args: argparse.Namespace, o: dict[str, Any]) -> int:
         seed=args.seed,
         run_id=run_id,
         worker=0,
-        workers=workers,
+        workers=args.workers,
         start_at=0.0,
     )
-    config = summary.RunConfig(
+    config = RunConfig(
         url=o["url"],
         run_id=run_id,
         scenarios={n: ({"rate": x.rate} if x.rate else {"vus": x.vus}) for n, x in loads.items()},
@@ -266,52 +290,7 @@ def _execute(args: argparse.Namespace, o: dict[str, Any]) -> int:
         batch_size=args.batch_size,
         warmup_s=o["warmup_s"],
         duration_s=o["duration_s"],
-        workers=workers,
+        workers=args.workers,
         timeout_s=o["timeout_s"],
     )
-    progress = Progress(sys.stderr, ran, o["warmup_s"] + o["duration_s"])
-    began = time.monotonic()
-    try:
-        figures = runner.run(plan, workers, progress.tick)
-    except runner.RunFailed as exc:
-        progress.done()
-        print(f"luminate loadtest: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        progress.done()
-        print("luminate loadtest: interrupted", file=sys.stderr)
-        return 130
-    progress.done()
-    figures_by_key = summary.threshold_figures(figures, ran)
-    verdicts = judge(o["thresholds"], figures_by_key)
-    result = summary.build(config, figures, verdicts, ran)
-    result["run"]["wall_s"] = round(time.monotonic() - began, 1)
-    for line in summary.text(result):
-        print(line)
-    for v in verdicts:
-        print(v.line())
-    if args.summary:
-        Path(args.summary).write_text(json.dumps(result, indent=1) + "\n")
-    if args.ledger:
-        with Path(args.ledger).open("w") as f:
-            for ack in figures.acknowledged:
-                f.write(
-                    json.dumps(
-                        {"tenant": ack.tenant, "timestamp": ack.timestamp_ms, "points": ack.points}
-                    )
-                    + "\n"
-                )
-    if args.chart:
-        from luminate.loadtest import chart  # noqa: PLC0415
-
-        chart.draw(result, Path(args.chart))
-    breached = [v for v in verdicts if not v.passed]
-    if breached:
-        names = ", ".join(v.threshold.text for v in breached)
-        print(f"luminate loadtest: threshold breached: {names}", file=sys.stderr)
-        return 1
-    ok = sum(n for s, n in figures.measured["all"].statuses.items() if 200 <= s < 300)
-    if not ok:
-        print("luminate loadtest: no request succeeded during the measured time", file=sys.stderr)
-        return 1
-    return 0
+    return plan, config

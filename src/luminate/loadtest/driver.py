@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
 import msgspec
@@ -79,6 +81,8 @@ class _ErrorAnswer(msgspec.Struct):
 class _Driver:
     plan: Plan
     queue: Queue[Report]
+    stop: EventType
+    """Set by the reporting process to end the run early (interrupted): no new requests."""
     target: Target = field(init=False)
     t0: float = 0.0
     end: float = 0.0
@@ -238,6 +242,8 @@ class _Driver:
     async def _report_forever(self) -> None:
         while True:
             await asyncio.sleep(REPORT_EVERY_S)
+            if self.stop.is_set():
+                self.end = min(self.end, time.monotonic())
             self.queue.put(self.report())
 
     def report(self, *, final: bool = False, failure: str | None = None) -> Report:
@@ -272,9 +278,11 @@ def _error_text(body: bytes) -> str:
     return body.decode("utf-8", "replace").strip().replace("\n", " ")[:300]
 
 
-def work(plan: Plan, queue: Queue[Report]) -> None:
+def work(plan: Plan, queue: Queue[Report], stop: EventType) -> None:
     """A worker process's entry point."""
-    driver = _Driver(plan, queue)
+    # Ctrl-C reaches the whole process group; the reporting process decides what it means.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    driver = _Driver(plan, queue, stop)
     failure = None
     try:
         _run_loop(driver.run())

@@ -49,11 +49,17 @@ class Figures:
     lag_s: float = 0.0
     acknowledged: list[Acknowledged] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    interrupted_after_s: float | None = None
 
     def __post_init__(self) -> None:
         for name in (*SCENARIOS, "all"):
             self.histograms[name] = _histogram()
             self.measured[name] = Tally()
+
+    def stopped_at(self, elapsed_s: float) -> None:
+        """The run was stopped early: the measured window ends here."""
+        self.interrupted_after_s = elapsed_s
+        self.duration_s = max(1.0, min(self.duration_s, elapsed_s - self.warmup_s))
 
     def in_window(self, second: int) -> bool:
         return self.warmup_s <= second < self.warmup_s + self.duration_s

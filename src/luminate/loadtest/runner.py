@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue as queues
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from luminate.loadtest.driver import Plan, work
 from luminate.loadtest.figures import Figures
@@ -22,15 +24,23 @@ class RunFailed(Exception):
     """The generator itself failed (a worker crashed or vanished); the message says how."""
 
 
-def run(plan: Plan, workers: int, on_tick: Callable[[Figures, float], None]) -> Figures:
-    """Run `plan` on `workers` processes; `on_tick(figures, elapsed_s)` about once a second."""
+def run(
+    plan: Plan,
+    workers: int,
+    on_tick: Callable[[Figures, float], None],
+    interrupted: Callable[[], bool] = lambda: False,
+) -> Figures:
+    """Run `plan` on `workers` processes; `on_tick(figures, elapsed_s)` about once a second.
+    Once `interrupted()` is true the workers send nothing new, finish what is in flight and
+    report; the measured window then ends where the run stopped."""
     context = mp.get_context("spawn")  # no inherited threads or open sockets in the workers
     reports: mp.Queue[Report] = context.Queue()
+    stop = context.Event()
     start_at = time.time() + START_DELAY_S + 0.2 * workers
     processes = [
         context.Process(
             target=work,
-            args=(replace(plan, worker=i, workers=workers, start_at=start_at), reports),
+            args=(replace(plan, worker=i, workers=workers, start_at=start_at), reports, stop),
             name=f"loadtest-worker-{i}",
             daemon=True,
         )
@@ -54,6 +64,9 @@ def run(plan: Plan, workers: int, on_tick: Callable[[Figures, float], None]) -> 
                 if report.final:
                     finished.add(report.worker)
             elapsed = time.time() - start_at
+            if interrupted() and not stop.is_set():
+                stop.set()
+                figures.stopped_at(elapsed)
             figures.close_before(elapsed)
             if time.monotonic() - last_tick >= 1.0:
                 last_tick = time.monotonic()
@@ -77,3 +90,29 @@ def run(plan: Plan, workers: int, on_tick: Callable[[Figures, float], None]) -> 
         reports.join_thread()
     figures.close_all()
     return figures
+
+
+class Stopping:
+    """SIGINT or SIGTERM once: stop sending, finish, report (as k6 does). Twice: stop now
+    (KeyboardInterrupt)."""
+
+    def __init__(self) -> None:
+        self._requested = False
+        self._previous: dict[int, Any] = {}
+
+    def requested(self) -> bool:
+        return self._requested
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._requested:
+            raise KeyboardInterrupt
+        self._requested = True
+
+    def __enter__(self) -> Stopping:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
