@@ -12,6 +12,8 @@
 #                        uses VUS/2
 #   REGRESSION_DURATION  length of the regression check (5m)
 #   WRITE_P95            write p95 threshold (100ms); ERRORS, the error ratio threshold (1%)
+#   MIN_POINTS_PER_S     the regression check's floor on write throughput (100000, the production
+#                        plan's target; luminate loadtest only)
 #   WARMUP               warm-up excluded from the figures (30s; luminate loadtest only)
 #   BATCH_SIZE, WORKERS  points per write (500), generator processes (2)
 #   OUT_DIR              JSON summaries and PNG charts (load-test-results)
@@ -23,6 +25,7 @@ VUS="${VUS:-200}"
 REGRESSION_DURATION="${REGRESSION_DURATION:-5m}"
 WRITE_P95="${WRITE_P95:-100ms}"
 ERRORS="${ERRORS:-1%}"
+MIN_POINTS_PER_S="${MIN_POINTS_PER_S:-100000}"
 WARMUP="${WARMUP:-30s}"
 BATCH_SIZE="${BATCH_SIZE:-500}"
 WORKERS="${WORKERS:-2}"
@@ -92,7 +95,8 @@ if [ "$LOAD_TOOL" = k6 ]; then
     exit 1
   fi
 elif ! luminate_run regression --write-vus "$VUS" --duration "$REGRESSION_DURATION" \
-  --threshold "write.p95<${WRITE_P95}" --threshold "errors<${ERRORS}"; then
+  --threshold "write.p95<${WRITE_P95}" --threshold "errors<${ERRORS}" \
+  --threshold "write.pps>=${MIN_POINTS_PER_S}"; then
   echo "ERROR: Performance regression detected!" >&2
   exit 1
 fi

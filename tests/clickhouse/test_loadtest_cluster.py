@@ -17,7 +17,7 @@ from tests.clickhouse.harness import Cluster
 
 DATABASE = "luminate_loadtest"
 PROCESSES = 3
-IDLE_S = 4.0
+IDLE_S = 6.0
 # Modest on purpose: the suite shares two cores with the four ClickHouse servers and ZooKeeper.
 WRITE_RATE, QUERY_RATE, BATCH = "12", "4", "500"
 
@@ -77,8 +77,8 @@ def test_a_minute_of_load_on_three_processes_fails_nothing_and_stores_every_poin
     assert sum(stored.values()) == run.summary["acknowledged"]["points"]
 
     # The HPA's signal: every process works under load and rests before and after it. (Storage
-    # work happens in ClickHouse, so a process needs only a few percent of a core here; /proc
-    # counts in 10 ms ticks, hence the small absolute margin.)
+    # work happens in ClickHouse, so a process needs only 1-3% of a core at this load; /proc
+    # counts in 10 ms ticks, 0.17% over the idle windows, hence the absolute floor.)
     for i in range(PROCESSES):
-        assert loaded[i] > 3 * idle_before[i] + 0.01, (i, idle_before, loaded)
+        assert loaded[i] > max(3 * idle_before[i], 0.005), (i, idle_before, loaded)
         assert idle_after[i] < loaded[i] / 3, (i, loaded, idle_after)

@@ -49,6 +49,7 @@ def run_script(url: str, out_dir: Path, **settings: str) -> subprocess.Completed
             "VUS": "4",
             "BATCH_SIZE": "100",
             "WORKERS": "1",
+            "MIN_POINTS_PER_S": "100",
             "OUT_DIR": str(out_dir),
             "JWT_SECRET": TEST_SECRET,
             # The venv's command, as an installed `luminate` would be on PATH.
@@ -77,6 +78,7 @@ def test_the_three_stages_run_and_pass(server: LuminateProcess, tmp_path: Path) 
     positions = [done.stdout.index(s) for s in stages]
     assert positions == sorted(positions)
     assert "threshold write.p95<30s: pass" in done.stdout
+    assert "threshold write.pps>=100: pass" in done.stdout
     assert done.stdout.rstrip().endswith("Load test completed successfully")
     for name in ("write", "query", "regression"):
         summary = json.loads((tmp_path / f"{name}.json").read_text())
