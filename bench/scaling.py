@@ -6,8 +6,10 @@ behind a round-robin HAProxy (as pods behind a Service), each loaded by `luminat
 For each count it reports points/s and write latency, each process's CPU before, during and
 after the load (the HPA's signal), the machine's CPU, and then how a per-process rate limit
 composes with the count: one tenant limited to `--limit-rps` writes/s per process sends far
-more, and the admitted rate is measured. Results go to bench/results/<UTC time>-scaling.json,
-with the load test's chart per count and a chart of CPU per process over time beside it."""
+more, and the admitted rate is measured; and one tenant limited to `--series-limit` series per
+process writes 1,600 series steadily, and the series stored are counted. Results go to
+bench/results/<UTC time>-scaling.json, with the load test's chart per count and a chart of CPU
+per process over time beside it."""
 
 from __future__ import annotations
 
@@ -24,13 +26,14 @@ from typing import Any
 import yaml
 
 from luminate.auth.tokens import create_token
-from tests.clickhouse.fleet import Fleet, loadtest
+from tests.clickhouse.fleet import Fleet, loadtest, replicas_in_sync
 from tests.clickhouse.harness import Cluster
 from tests.conftest import TEST_SECRET
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DATABASE = "bench_scaling"
 LIMITED = "limited"
+SERIES_LIMITED = "series-limited"
 
 
 def machine_busy() -> tuple[float, float]:
@@ -139,6 +142,37 @@ def limit_composition(fleet: Fleet, n: int, args: argparse.Namespace, out: Path)
     }
 
 
+def series_composition(fleet: Fleet, n: int, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """One steady writer whose tenant may hold `--series-limit` series per process."""
+    fleet.scale_to(n)
+    tenant = f"{SERIES_LIMITED}-{n}"
+    token = create_token(TEST_SECRET, tenant=tenant, scopes=["write"], ttl_s=3600)
+    run = loadtest(
+        fleet.url, out / f"series-{n}",
+        "--token", token, "--write-rate", "40", "--batch-size", "100",
+        "--duration", f"{args.limit_seconds}s", "--warmup", "0",
+    )  # fmt: skip
+    write = run.summary["scenarios"]["write"]
+    replicas_in_sync(fleet.cluster, DATABASE)
+    series: set[tuple[Any, ...]] = set()
+    for node in (0, 2):  # the first replica of each shard
+        rows = fleet.cluster.execute(
+            node,
+            f"SELECT metric_name, dim_keys, dim_values FROM {DATABASE}.samples_local "
+            "WHERE tenant_id = %(t)s GROUP BY metric_name, dim_keys, dim_values",
+            {"t": tenant},
+        )
+        series.update((m, tuple(k), tuple(v)) for m, k, v in rows)
+    return {
+        "processes": n,
+        "series_sent": 16 * 100,  # 16 rendered bodies of 100 points, one worker
+        "series_stored": len(series),
+        "points_accepted": write["points"],
+        "points_rejected": write["rejected_points"],
+        "rate_limited": write["rate_limited"],
+    }
+
+
 def chart(results: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -177,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limit-rps", type=int, default=20, help="per-process write_rps of a tenant")
     p.add_argument("--limit-send", type=int, default=150, help="writes/s that tenant sends")
     p.add_argument("--limit-seconds", type=int, default=10)
+    p.add_argument("--series-limit", type=int, default=1000, help="per-process max_series")
     p.add_argument("--output", type=Path)
     args = p.parse_args(argv)
     counts = [int(x) for x in args.processes.split(",")]
@@ -189,9 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("starting the 2x2 cluster ...", flush=True)
         cluster = Cluster.start(base / "cluster", "2x2", 3)
         overrides = base / "limits.yaml"
-        overrides.write_text(yaml.safe_dump(
-            {"tenants": {LIMITED: {"write_rps": args.limit_rps, "burst_seconds": 1}}}
-        ))  # fmt: skip
+        tenants: dict[str, Any] = {LIMITED: {"write_rps": args.limit_rps, "burst_seconds": 1}}
+        for n in counts:
+            tenants[f"{SERIES_LIMITED}-{n}"] = {"max_series": args.series_limit}
+        overrides.write_text(yaml.safe_dump({"tenants": tenants}))
         fleet = Fleet(base / "fleet", cluster, DATABASE,
                       {"LUMINATE_LIMITS_OVERRIDES_FILE": str(overrides)})  # fmt: skip
         try:
@@ -203,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 results.append(one_count(fleet, n, args, assets))
             limits = [limit_composition(fleet, n, args, assets) for n in counts]
+            series = [series_composition(fleet, n, args, assets) for n in counts]
         finally:
             fleet.stop()
             cluster.stop()
@@ -213,16 +250,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load_average": Path("/proc/loadavg").read_text().split()[:3],
         "scaling": results,
         "limits": limits,
+        "series": series,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=str) + "\n")
-    for line in table(results, limits, args):
+    for line in table(results, limits, series, args):
         print(line)
     print(f"\nresults: {out}\ncharts: {assets}/")
     return 0
 
 
-def table(results: list[dict[str, Any]], limits: list[dict[str, Any]], args: Any) -> list[str]:
+def table(
+    results: list[dict[str, Any]],
+    limits: list[dict[str, Any]],
+    series: list[dict[str, Any]],
+    args: Any,
+) -> list[str]:
     lines = [
         f"\n{'processes':>9} {'points/s':>10} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
         f"{'p99 ms':>8}  {'CPU per process: idle > load > idle':<40} {'machine':>8} {'us/pt':>6}"

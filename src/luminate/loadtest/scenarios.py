@@ -7,7 +7,8 @@ collected: `api_latency` (lognormal milliseconds), `http_requests_total` (a coun
 run's id, so a run's points can be told apart and counted. Every point of one batch has the same
 timestamp (one collection instant), and each worker gives each tenant's batches strictly rising
 timestamps, all different between workers: (tenant, timestamp) names one batch, which is how a
-run's acknowledged points are recounted in storage (see `ledger`).
+run's acknowledged points are recounted in storage (see `--ledger`). A worker's batches repeat
+the series of its 16 rendered bodies, picked at random, as agents resend their series.
 
 Bodies are rendered once per worker from a seeded generator and then only have their timestamp
 filled in, so building a 1,000-point body costs about 50 µs and the generator's CPU goes to
@@ -55,6 +56,9 @@ class WriteScenario:
         self.workers = workers
         rng = random.Random(f"{seed}:{worker}")  # noqa: S311  (test data, not secrets)
         self._templates = [_template(rng, batch_size, run_id) for _ in range(TEMPLATES)]
+        # Each batch repeats one template's series at random, as agents resend their series
+        # every interval: behind a balancer, every replica sees every series over time.
+        self._pick = random.Random(f"{seed}:pick:{worker}")  # noqa: S311
         self._next = 0
         self._last_ts = dict.fromkeys(tenants, 0)
 
@@ -67,7 +71,7 @@ class WriteScenario:
         ts = now_ms - now_ms % self.workers + self.worker
         ts = max(ts, self._last_ts[tenant] + self.workers)
         self._last_ts[tenant] = ts
-        parts, slots = self._templates[(n // len(self.tenants)) % TEMPLATES]
+        parts, slots = self._templates[self._pick.randrange(TEMPLATES)]
         stamp = str(ts).encode()
         for i in slots:
             parts[i] = stamp
