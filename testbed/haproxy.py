@@ -85,9 +85,13 @@ backend pods
         return cls._start(base_dir, config, port)
 
     @classmethod
-    def fixed_answer(cls, base_dir: Path, body: str, status: int = 200) -> HAProxy:
-        """Answers every request `status` with `body` (JSON), after reading the request whole."""
+    def fixed_answer(
+        cls, base_dir: Path, body: str, status: int = 200, tls_pem: Path | None = None
+    ) -> HAProxy:
+        """Answers every request `status` with `body` (JSON), after reading the request whole;
+        over TLS with `tls_pem` (certificate and key in one PEM file)."""
         port = free_port()
+        tls = f" ssl crt {tls_pem}" if tls_pem is not None else ""
         quoted = body.replace("\\", "\\\\").replace('"', '\\"')
         config = (
             # The whole request is read before answering (bodies up to 1 MiB), so the client can
@@ -95,7 +99,7 @@ backend pods
             _GLOBAL.format(tune="tune.bufsize 1048576")
             + f"""\
 frontend target
-  bind 127.0.0.1:{port}
+  bind 127.0.0.1:{port}{tls}
   option http-buffer-request
   http-request return status {status} content-type application/json string "{quoted}"
 """

@@ -31,13 +31,12 @@ SHORT = ("--duration", "3s", "--warmup", "1s")
 
 
 def loadtest(
-    *args: str, secret: str | None = TEST_SECRET, pythonpath: str | None = None
+    *args: str, secret: str | None = TEST_SECRET, **extra_env: str
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LUMINATE_", "JWT_"))}
     if secret is not None:
         env["JWT_SECRET"] = secret
-    if pythonpath is not None:
-        env["PYTHONPATH"] = pythonpath
+    env.update(extra_env)
     began = time.monotonic()
     out = subprocess.run(
         [sys.executable, "-m", "luminate", "loadtest", *args],
@@ -248,5 +247,61 @@ def test_without_the_loadtest_extra_the_command_says_how_to_install_it(tmp_path:
     (shadow / "__init__.py").write_text(
         "raise ModuleNotFoundError(\"No module named 'hdrh'\", name='hdrh')\n"
     )
-    out, _ = loadtest("--url", "http://127.0.0.1:9", "--write-rate", "1", pythonpath=str(tmp_path))
+    out, _ = loadtest("--url", "http://127.0.0.1:9", "--write-rate", "1", PYTHONPATH=str(tmp_path))
     assert_one_line_failure(out, 2, "pip install 'luminate[loadtest]'")
+
+
+def _self_signed(path: Path) -> Path:
+    """A certificate for 127.0.0.1 and its key, in one PEM file (as HAProxy wants it)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    path.write_bytes(
+        pem
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def test_an_https_target_is_loaded_with_its_certificate_verified(tmp_path: Path) -> None:
+    pem = _self_signed(tmp_path / "target.pem")
+    answer = '{"accepted": 10, "rejected": 0, "errors": []}'
+    target = HAProxy.fixed_answer(tmp_path, answer, tls_pem=pem)
+    url = target.url.replace("http://", "https://")
+    args = ("--url", url, "--write-rate", "20", "--batch-size", "10", *SHORT)
+    try:
+        untrusted, _ = loadtest(*args)
+        trusted, _ = loadtest(*args, "--threshold", "write.rps>10", SSL_CERT_FILE=str(pem))
+    finally:
+        target.stop()
+    assert_one_line_failure(untrusted, 1, "certificate verify failed")
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    assert "threshold write.rps>10: pass" in trusted.stdout
