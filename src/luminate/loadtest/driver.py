@@ -186,7 +186,7 @@ class _Driver:
         if status is None:
             return conn
         tally = self.tally(started, "write")
-        if status in {200, 207}:
+        if status in {200, 207, 400}:  # 400: no point accepted, or a malformed body
             answer = _decode(body, _WriteAnswer)
             if answer is not None:
                 tally.points += answer.accepted
