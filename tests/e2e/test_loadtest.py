@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -305,3 +306,27 @@ def test_an_https_target_is_loaded_with_its_certificate_verified(tmp_path: Path)
     assert_one_line_failure(untrusted, 1, "certificate verify failed")
     assert trusted.returncode == 0, trusted.stdout + trusted.stderr
     assert "threshold write.rps>10: pass" in trusted.stdout
+
+
+def test_ctrl_c_stops_sending_and_reports_the_time_measured(
+    server: LuminateProcess, tmp_path: Path
+) -> None:
+    summary = tmp_path / "s.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LUMINATE_", "JWT_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "luminate", "loadtest", "--url", server.url, "--write-rate", "10",
+         "--duration", "10m", "--warmup", "1s", "--summary", str(summary)],
+        env={**env, "JWT_SECRET": TEST_SECRET}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert "Traceback" not in err
+    assert "luminate loadtest: stopped after" in err
+    run = json.loads(summary.read_text())
+    assert 1 < run["run"]["duration_s"] < 10 and run["run"]["interrupted_after_s"] < 15
+    write = run["scenarios"]["write"]
+    assert write["requests"] > 0 and write["statuses"] == {"200": write["requests"]}
+    assert write["requests_per_s"] == pytest.approx(10, rel=0.3)
