@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
-from multiprocessing.synchronize import Event as EventType
+from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 import msgspec
@@ -81,8 +81,9 @@ class _ErrorAnswer(msgspec.Struct):
 class _Driver:
     plan: Plan
     queue: Queue[Report]
-    stop: EventType
-    """Set by the reporting process to end the run early (interrupted): no new requests."""
+    stop_at: Synchronized[float]
+    """Set by the reporting process to end the run early (interrupted): the second of the run
+    after which no request starts (0: not set)."""
     target: Target = field(init=False)
     t0: float = 0.0
     end: float = 0.0
@@ -242,8 +243,8 @@ class _Driver:
     async def _report_forever(self) -> None:
         while True:
             await asyncio.sleep(REPORT_EVERY_S)
-            if self.stop.is_set():
-                self.end = min(self.end, time.monotonic())
+            if self.stop_at.value > 0:
+                self.end = min(self.end, self.t0 + self.stop_at.value)
             self.queue.put(self.report())
 
     def report(self, *, final: bool = False, failure: str | None = None) -> Report:
@@ -278,11 +279,11 @@ def _error_text(body: bytes) -> str:
     return body.decode("utf-8", "replace").strip().replace("\n", " ")[:300]
 
 
-def work(plan: Plan, queue: Queue[Report], stop: EventType) -> None:
+def work(plan: Plan, queue: Queue[Report], stop_at: Synchronized[float]) -> None:
     """A worker process's entry point."""
     # Ctrl-C reaches the whole process group; the reporting process decides what it means.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    driver = _Driver(plan, queue, stop)
+    driver = _Driver(plan, queue, stop_at)
     failure = None
     try:
         _run_loop(driver.run())

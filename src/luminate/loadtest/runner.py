@@ -32,15 +32,15 @@ def run(
 ) -> Figures:
     """Run `plan` on `workers` processes; `on_tick(figures, elapsed_s)` about once a second.
     Once `interrupted()` is true the workers send nothing new, finish what is in flight and
-    report; the measured window then ends where the run stopped."""
+    report; the measured window then ends where they stopped."""
     context = mp.get_context("spawn")  # no inherited threads or open sockets in the workers
     reports: mp.Queue[Report] = context.Queue()
-    stop = context.Event()
+    stop_at = context.Value("d", 0.0)
     start_at = time.time() + START_DELAY_S + 0.2 * workers
     processes = [
         context.Process(
             target=work,
-            args=(replace(plan, worker=i, workers=workers, start_at=start_at), reports, stop),
+            args=(replace(plan, worker=i, workers=workers, start_at=start_at), reports, stop_at),
             name=f"loadtest-worker-{i}",
             daemon=True,
         )
@@ -64,9 +64,11 @@ def run(
                 if report.final:
                     finished.add(report.worker)
             elapsed = time.time() - start_at
-            if interrupted() and not stop.is_set():
-                stop.set()
-                figures.stopped_at(elapsed)
+            if interrupted() and not stop_at.value:
+                # A whole second boundary far enough ahead for every worker to see it in time
+                # (they look once a second), so the window holds exactly what was sent in it.
+                stop_at.value = float(int(elapsed) + 2)
+                figures.stopped_at(stop_at.value)
             figures.close_before(elapsed)
             if time.monotonic() - last_tick >= 1.0:
                 last_tick = time.monotonic()
