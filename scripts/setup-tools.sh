@@ -15,6 +15,7 @@ packages=(
   prometheus        # tests/monitoring: promtool (config, rules, unit tests) and a live Prometheus
   prometheus-alertmanager # tests/monitoring: amtool (config, routes) and a live Alertmanager
   prometheus-pushgateway  # tests/monitoring: the backup metrics' Pushgateway, scraped live
+  haproxy           # tests/clickhouse, bench: the balancer in front of several luminate processes
 )
 
 missing=()

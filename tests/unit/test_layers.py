@@ -27,7 +27,17 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "luminate.health",
         ),
     ),
-    ("edge", ("luminate.http", "luminate.cli", "luminate.app", "luminate.server", "luminate.ui")),
+    (
+        "edge",
+        (
+            "luminate.http",
+            "luminate.cli",
+            "luminate.app",
+            "luminate.server",
+            "luminate.ui",
+            "luminate.loadtest",
+        ),
+    ),
 ]
 # The package root only carries the version; every layer may read it.
 ROOT = {"luminate", "luminate.__main__"}

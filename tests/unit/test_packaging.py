@@ -1,5 +1,6 @@
 """Packaging tells the truth: every third-party module the package imports at run time is a
-declared dependency (a missing one only shows on a clean install)."""
+declared dependency (a missing one only shows on a clean install). An optional feature's modules
+may import what its extra declares (`luminate[loadtest]`), and nothing else may."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "luminate"
 
 
-def imported_top_level_modules() -> dict[str, str]:
-    """Third-party top-level module -> the first file importing it."""
-    found: dict[str, str] = {}
+def imported_top_level_modules() -> dict[tuple[str, str], None]:
+    """(third-party top-level module, file importing it), in file order."""
+    found: dict[tuple[str, str], None] = {}
     for path in sorted(SRC.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             names: list[str] = []
@@ -27,32 +28,41 @@ def imported_top_level_modules() -> dict[str, str]:
             for name in names:
                 top = name.split(".")[0]
                 if top != "luminate" and top not in sys.stdlib_module_names:
-                    found.setdefault(top, str(path.relative_to(ROOT)))
+                    found[(top, str(path.relative_to(ROOT)))] = None
     return found
 
 
-def declared() -> set[str]:
+# Package directories of optional features, and the extra that declares what they import.
+EXTRAS = {"src/luminate/loadtest/": "loadtest"}
+
+
+def declared(extra: str | None = None) -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return {normalize(re.split(r"[\[=<>!~ ]", d, maxsplit=1)[0]) for d in project["dependencies"]}
+    deps = list(project["dependencies"])
+    if extra is not None:
+        deps += project["optional-dependencies"][extra]
+    return {normalize(re.split(r"[\[=<>!~ ]", d, maxsplit=1)[0]) for d in deps}
 
 
 def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def undeclared(imported: dict[str, str], deps: set[str]) -> list[str]:
+def undeclared(imported: dict[tuple[str, str], None], deps: set[str]) -> list[str]:
     distributions = importlib.metadata.packages_distributions()
     missing = []
-    for module, where in sorted(imported.items()):
+    for module, where in imported:
         owners = {normalize(d) for d in distributions.get(module, [])}
-        if not owners & deps:
+        extra = next((e for prefix, e in EXTRAS.items() if where.startswith(prefix)), None)
+        allowed = deps | (declared(extra) if extra else set())
+        if not owners & allowed:
             missing.append(f"{module} (imported by {where}; distribution {sorted(owners)})")
     return missing
 
 
 def test_every_imported_module_is_a_declared_dependency() -> None:
     imported = imported_top_level_modules()
-    assert {"numpy", "msgspec", "chdb", "h11"} <= set(imported)
+    assert {"numpy", "msgspec", "chdb", "h11", "matplotlib"} <= {m for m, _ in imported}
     assert undeclared(imported, declared()) == []
 
 

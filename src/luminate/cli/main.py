@@ -10,6 +10,7 @@ import msgspec
 
 from luminate import __version__
 from luminate.cli import smoke
+from luminate.loadtest import command as loadtest
 from luminate.model.errors import LuminateError
 from luminate.model.time import parse_duration
 from luminate.settings import ConfigError, Settings, load_settings
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     docs.set_defaults(run=_config_docs)
 
     smoke.register(sub)
+    loadtest.register(sub)
     return p
 
 
