@@ -19,7 +19,14 @@ import msgspec
 
 from luminate.storage.engine import Column, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
-from luminate.storage.sql import SettingValue, Statement, SystemStatement, Table, quote
+from luminate.storage.sql import (
+    SettingValue,
+    Statement,
+    SystemStatement,
+    SystemTable,
+    Table,
+    quote,
+)
 
 _CODE = re.compile(r"Code: (\d+)")
 _encoder = msgspec.json.Encoder()
@@ -169,7 +176,11 @@ class EmbeddedEngine:
             )
 
     def insert(
-        self, table: Table, columns: Sequence[str], data: Sequence[Column], dedup_token: str
+        self,
+        table: Table | SystemTable,
+        columns: Sequence[str],
+        data: Sequence[Column],
+        dedup_token: str,
     ) -> None:
         statement = (
             f"INSERT INTO {table.value} ({', '.join(columns)}) "
