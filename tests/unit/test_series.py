@@ -112,8 +112,16 @@ def test_trackers_of_tenants_that_stopped_writing_are_dropped() -> None:
     limiter.tenant("gone", 0.0)
     limiter.tenant("steady", 30.0)
     assert len(limiter) == 2
-    # A new tracker after a window has passed sweeps the ones whose window ended.
-    limiter.tenant("new", 70.0)
-    assert len(limiter) == 2
+    # The first tracker of the next window sweeps the ones whose window ended.
+    limiter.tenant("steady", 70.0)
+    assert len(limiter) == 1
     assert limiter.peek("gone", 70.0) is None
     assert limiter.peek("steady", 70.0) is not None
+
+
+def test_windows_are_aligned_to_the_epoch() -> None:
+    # Every process puts a moment in the same window, whenever it first saw the tenant.
+    limiter = SeriesLimiter(window_s=60)
+    assert limiter.tenant("acme", 59.0).started == 0.0
+    assert limiter.tenant("acme", 60.0).started == 60.0
+    assert limiter.tenant("acme", 1_000_000.5).started == 999_960.0
