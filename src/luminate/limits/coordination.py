@@ -123,4 +123,5 @@ class Coordination:
             log.warning("limits: series counts not saved at shutdown", extra={"error": str(exc)})
         else:
             log.info("limits: series counts saved", extra={"trackers": saved})
+        self.series_sync.close()
         await self.membership.leave()

@@ -16,6 +16,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from luminate.limits.share import MemberView, Mode, Share, live_members
 from luminate.model.coordination import MemberBeat
@@ -65,6 +66,9 @@ class Membership:
         self._started_ms = now_ms()
         self._pending: asyncio.Future[int] | None = None
         self._forgotten_at = 0.0
+        # A thread of its own: a heartbeat must not queue behind inserts and queries for a
+        # worker thread, or a busy process would drop out of the count when it is busiest.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="luminate-heartbeat")
         if members is None:
             self.view.observed(1, time.monotonic())
 
@@ -82,17 +86,18 @@ class Membership:
         return self.view.share(time.monotonic())
 
     async def refresh(self) -> None:
-        """Beat and count once. A failure (or no answer within half the timeout) is recorded
-        in the view; the process falls back to local limits once its count is too old."""
+        """Beat and count once. A failure (or no answer within the timeout) is recorded in the
+        view; the process falls back to local limits once its count is too old."""
         if self._members is None:
             return
         if self._pending is None or self._pending.done():
             # A call still running from last time is waited for, never doubled.
-            self._pending = asyncio.ensure_future(asyncio.to_thread(self._beat_and_count))
+            loop = asyncio.get_running_loop()
+            self._pending = loop.run_in_executor(self._thread, self._beat_and_count)
         try:
-            members = await asyncio.wait_for(asyncio.shield(self._pending), self.timeout_s / 2)
+            members = await asyncio.wait_for(asyncio.shield(self._pending), self.timeout_s)
         except TimeoutError:
-            self._failed(f"the heartbeat table did not answer within {self.timeout_s / 2:g} s")
+            self._failed(f"the heartbeat table did not answer within {self.timeout_s:g} s")
             return
         except StorageError as exc:
             self._failed(f"the heartbeat table could not be used: {exc}")
@@ -134,5 +139,9 @@ class Membership:
             return
         members = self._members
         beat = MemberBeat(self.me, socket.gethostname(), self._started_ms, now_ms(), leaving=True)
+        loop = asyncio.get_running_loop()
         with contextlib.suppress(StorageError, TimeoutError):
-            await asyncio.wait_for(asyncio.to_thread(members.beat, beat), self.interval_s)
+            await asyncio.wait_for(
+                loop.run_in_executor(self._thread, members.beat, beat), self.interval_s
+            )
+        self._thread.shutdown(wait=False)

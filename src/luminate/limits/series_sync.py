@@ -14,6 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from luminate.limits import snapshot
 from luminate.limits.members import jittered
@@ -25,6 +28,7 @@ from luminate.storage.errors import StorageError
 from luminate.storage.series_state import SeriesStates
 
 log = logging.getLogger("luminate.limits")
+T = TypeVar("T")
 
 # One insert carries at most this many snapshot bytes; more are split over several.
 _MAX_INSERT_BYTES = 32 * 1024 * 1024
@@ -52,6 +56,14 @@ class SeriesSync:
         self._window_ms = -1
         self._forgotten_window_ms = -1
         self._since_ms: int | None = None
+        # Its own thread, off the pool that serves requests (large snapshots take a while).
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="luminate-series-sync")
+
+    async def _off_loop(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
+
+    def close(self) -> None:
+        self._thread.shutdown(wait=False)
 
     async def restore(self) -> int:
         """Merge every snapshot of the current window; returns how many. Storage failures are
@@ -83,7 +95,7 @@ class SeriesSync:
             return 0
         snaps = [(tenant, tracker, tracker.snapshot()) for tenant, tracker in changed]
         try:
-            await asyncio.to_thread(self._encode_and_save, snaps)
+            await self._off_loop(lambda: self._encode_and_save(snaps))
         except BaseException:
             for _, tracker, _ in snaps:
                 tracker.dirty = True
@@ -110,11 +122,11 @@ class SeriesSync:
         start_ms = int(start * 1000)
         if start_ms != self._window_ms:
             self._window_ms, self._merged = start_ms, {}
-        rows = await asyncio.to_thread(
-            self._states.load, start_ms, since_ms=since_ms, exclude_member=exclude
+        rows = await self._off_loop(
+            lambda: self._states.load(start_ms, since_ms=since_ms, exclude_member=exclude)
         )
         fresh = [r for r in rows if self._merged.get((r.tenant, r.member_id), -1) < r.updated_ms]
-        decoded = await asyncio.to_thread(_decode_all, fresh)
+        decoded = await self._off_loop(lambda: _decode_all(fresh))
         merged = 0
         for row, snap in decoded:
             tracker = self._series.tenant(row.tenant, time.time())
@@ -139,7 +151,7 @@ class SeriesSync:
             return
         self._forgotten_window_ms = start_ms
         try:
-            await asyncio.to_thread(self._states.forget_before, start_ms)
+            await self._off_loop(lambda: self._states.forget_before(start_ms))
         except StorageError as exc:
             log.info("limits: old series snapshots not deleted yet", extra={"error": str(exc)})
 
