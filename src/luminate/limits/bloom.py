@@ -59,6 +59,8 @@ class Bloom:
         return result
 
     def add(self, hashes: U64) -> None:
+        if not hashes.size:
+            return
         pos = np.sort(self._positions(hashes).ravel())
         byte = (pos >> np.uint64(3)).astype(np.intp)
         bit = np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)

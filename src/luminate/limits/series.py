@@ -35,11 +35,13 @@ Picker = Callable[[Sequence[str]], tuple[str, ...]]
 
 def _picker(order: list[int]) -> Picker:
     """A function giving a point's values in sorted-key order, as a tuple."""
+    if not order:
+        return lambda values: ()
     if len(order) == 1:
         first = order[0]
         return lambda values: (values[first],)
-    getter = operator.itemgetter(*order)  # a tuple for two or more, nothing to pick for none
-    return getter if order else (lambda values: ())
+    getter: Picker = operator.itemgetter(*order)  # a tuple for two or more
+    return getter
 
 
 def series_hashes(
