@@ -57,6 +57,7 @@ class Coordination:
             mode=mode,
             interval_s=heartbeat_interval_s,
             timeout_s=heartbeat_timeout_s,
+            on_failure=metrics.storage_errors.labels(op="membership").inc,
         )
         self.series_sync = SeriesSync(
             series,

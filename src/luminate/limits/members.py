@@ -57,8 +57,10 @@ class Membership:
         interval_s: float,
         timeout_s: float,
         me: str | None = None,
+        on_failure: Callable[[], None] | None = None,
     ) -> None:
         self._members = members
+        self._on_failure = on_failure
         self.me = me or member_id()
         self.interval_s = interval_s
         self.timeout_s = timeout_s
@@ -107,6 +109,8 @@ class Membership:
         self.view.observed(members, time.monotonic())
 
     def _failed(self, problem: str) -> None:
+        if self._on_failure is not None:
+            self._on_failure()
         if self.view.problem is None:
             log.warning("limits: heartbeat failed", extra={"error": problem})
         self.view.failed(problem)
