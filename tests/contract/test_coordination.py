@@ -63,9 +63,10 @@ def test_old_heartbeats_are_forgotten(storage: Storage) -> None:
         return {m.member_id for m in storage.members.latest(0)} & {old, fresh}
 
     _settles(present, {old, fresh})
-    assert storage.members.forget_before(3_000) is True
+    # On the cluster each call may be answered by another server, which may still lag.
+    _settles(lambda: storage.members.forget_before(3_000), True)
     _settles(present, {fresh})
-    assert storage.members.forget_before(3_000) is False  # nothing left: no new mutation
+    _settles(lambda: storage.members.forget_before(3_000), False)  # nothing left, no mutation
 
 
 def test_series_snapshots_round_trip_newest_per_tenant_and_process(storage: Storage) -> None:
@@ -103,6 +104,6 @@ def test_snapshots_of_past_windows_are_forgotten(storage: Storage) -> None:
         return [r.state for r in storage.series_states.load(window) if r.tenant == tenant]
 
     _settles(lambda: states(1_000), [b"past"])
-    assert storage.series_states.forget_before(2_000) is True
+    _settles(lambda: storage.series_states.forget_before(2_000), True)
     _settles(lambda: states(1_000), [])
     assert states(5_000) == [b"kept"]

@@ -40,8 +40,8 @@ class Members:
         rows = self._engine.select(
             SystemStatement(
                 "SELECT member_id, argMax(host, beat_ms), argMax(started_ms, beat_ms), "
-                f"max(beat_ms) AS last, argMax(leaving, beat_ms) FROM {self._table} "
-                f"GROUP BY member_id HAVING last >= {int(since_ms)} ORDER BY member_id"
+                f"max(beat_ms), argMax(leaving, beat_ms) FROM {self._table} "
+                f"WHERE beat_ms >= {int(since_ms)} GROUP BY member_id ORDER BY member_id"
             )
         ).rows
         return [

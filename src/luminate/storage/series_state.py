@@ -68,12 +68,14 @@ class SeriesStates:
         where = f"window_start_ms = {int(window_start_ms)}"
         if exclude_member:
             where += f" AND member_id != {quote(exclude_member)}"
-        having = f" HAVING updated > {int(since_ms)}" if since_ms is not None else ""
+        if since_ms is not None:
+            # In WHERE, not HAVING: only recent rows are read, and a (tenant, process) with any
+            # row after `since_ms` has its newest among them.
+            where += f" AND updated_ms > {int(since_ms)}"
         rows = self._engine.select(
             SystemStatement(
-                "SELECT tenant_id, member_id, max(updated_ms) AS updated, "
-                f"argMax(state, updated_ms) FROM {self._table} WHERE {where} "
-                f"GROUP BY tenant_id, member_id{having}"
+                "SELECT tenant_id, member_id, max(updated_ms), argMax(state, updated_ms) "
+                f"FROM {self._table} WHERE {where} GROUP BY tenant_id, member_id"
             )
         ).rows
         out = []
