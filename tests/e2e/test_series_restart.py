@@ -59,6 +59,15 @@ def _restart(proc: LuminateProcess, how: str) -> None:
 def test_a_tenant_at_its_series_limit_stays_there_after_a_restart(tmp_path: Path, how: str) -> None:
     proc = _server(tmp_path, sync_s=0.2).start()
     try:
+        # An embedded store has one process by construction: global limits, one member.
+        limits = httpx.get(proc.url + "/api/v1/health", timeout=10).json()["components"]["limits"]
+        assert limits == {
+            "status": "ok",
+            "configured": "global",
+            "mode": "global",
+            "members": 1,
+            "discovery": "embedded: one process owns the data directory",
+        }
         tenant = f"t-{uuid.uuid4().hex[:8]}"
         known = [f"s{i}" for i in range(LIMIT)]
         assert _write(proc, tenant, known) == {"accepted": LIMIT, "refused": 0}
