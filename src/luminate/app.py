@@ -27,7 +27,9 @@ from luminate.ingest.batcher import Batcher
 from luminate.ingest.service import WriteService
 from luminate.ingest.validate import PointValidator
 from luminate.limits.config import LimitsTable, TenantLimits
+from luminate.limits.coordination import Coordination
 from luminate.limits.limiter import Limiter
+from luminate.limits.share import Mode
 from luminate.model.query import QueryLimits
 from luminate.observability.metrics import Metrics
 from luminate.query.service import QueryService
@@ -150,6 +152,8 @@ def create_app(
                 await asyncio.to_thread(store.verify_schema)
             services = _services(settings, metrics, verifier, store, limits)
             app.state.services = services
+            coordination = _coordination(settings, store, services, metrics)
+            await coordination.start()
             services.writes.batcher.start()
             maintenance = asyncio.create_task(
                 services.admin.maintain(settings.retention_check_interval_seconds)
@@ -170,6 +174,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 await services.writes.batcher.close()
+                await coordination.close()
                 log.info("stopped")
         finally:
             if owned:
@@ -187,6 +192,25 @@ def create_app(
         exception_handlers=errors.HANDLERS,
         lifespan=lifespan,
     )
+
+
+def _coordination(
+    settings: Settings, store: Storage, services: Services, metrics: Metrics
+) -> Coordination:
+    """Limits shared with the other processes on this storage, wired into the limiter and the
+    health report."""
+    coordination = Coordination(
+        store,
+        services.limiter.series,
+        metrics,
+        mode=Mode(settings.limits_mode),
+        heartbeat_interval_s=settings.limits_heartbeat_interval_seconds,
+        heartbeat_timeout_s=settings.limits_heartbeat_timeout_seconds,
+        sync_interval_s=settings.limits_series_sync_interval_seconds,
+    )
+    services.limiter.share = coordination.share
+    services.health.limits = coordination.status
+    return coordination
 
 
 def _services(

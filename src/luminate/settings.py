@@ -25,6 +25,8 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+# A period of background work: finite, and at most a day.
+Period = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
 
 
 def _doc(text: str, **extra: Any) -> msgspec.Meta:
@@ -116,11 +118,12 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         Positive, _doc("How long fetched JWKS keys are used before they are fetched again.")
     ] = 300
     ratelimit_write_rps: Annotated[
-        PositiveFloat, _doc("Write requests per second per tenant (token bucket, per process).")
+        PositiveFloat,
+        _doc("Write requests per second per tenant (token bucket; see LUMINATE_LIMITS_MODE)."),
     ] = 100.0
     ratelimit_query_rps: Annotated[
         PositiveFloat,
-        _doc("Query and discovery requests per second per tenant (token bucket, per process)."),
+        _doc("Query and discovery requests per second per tenant (token bucket)."),
     ] = 50.0
     ratelimit_metrics_per_sec: Annotated[
         PositiveFloat,
@@ -131,7 +134,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         _doc("Burst size: each bucket holds this many seconds of its rate when full."),
     ] = 2.0
     ratelimit_concurrent_queries: Annotated[
-        Positive, _doc("Queries one tenant may have running at once in this process.")
+        Positive, _doc("Queries one tenant may have running at once (see LUMINATE_LIMITS_MODE).")
     ] = 10
     limits_overrides_file: Annotated[
         str,
@@ -140,6 +143,33 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
             "see docs/limits.md."
         ),
     ] = ""
+    limits_mode: Annotated[
+        Literal["global", "local"],
+        _doc(
+            "`global`: rates and concurrent queries are divided among the live processes "
+            "sharing the storage, and series are counted across them. `local`: each process "
+            "applies the limits by itself. See docs/limits.md."
+        ),
+    ] = "global"
+    limits_heartbeat_interval_seconds: Annotated[
+        Period,
+        _doc("How often each process records in storage that it is alive (with 20% jitter)."),
+    ] = 5.0
+    limits_heartbeat_timeout_seconds: Annotated[
+        Period,
+        _doc(
+            "A process silent for this long no longer counts; a process that cannot reach the "
+            "heartbeat table for this long falls back to local limits. At least twice the "
+            "heartbeat interval."
+        ),
+    ] = 30.0
+    limits_series_sync_interval_seconds: Annotated[
+        Period,
+        _doc(
+            "How often each process saves its series counts to storage and merges those of the "
+            "others (new series admitted since the last save are lost at a crash)."
+        ),
+    ] = 15.0
     cardinality_max_series: Annotated[
         Positive,
         _doc(
@@ -267,6 +297,17 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     log_level: Annotated[
         Literal["debug", "info", "warning", "error"], _doc("Lowest level logged (JSON lines).")
     ] = "info"
+
+    def __post_init__(self) -> None:
+        # Checks between settings; msgspec reports a ValueError here as an invalid setting.
+        if self.limits_heartbeat_timeout_seconds < 2 * self.limits_heartbeat_interval_seconds:
+            raise ValueError(
+                "LUMINATE_LIMITS_HEARTBEAT_TIMEOUT_SECONDS "
+                f"({self.limits_heartbeat_timeout_seconds:g}) must be at least twice "
+                "LUMINATE_LIMITS_HEARTBEAT_INTERVAL_SECONDS "
+                f"({self.limits_heartbeat_interval_seconds:g}), or one late heartbeat would "
+                "drop a live process"
+            )
 
     def redacted(self) -> dict[str, Any]:
         """The settings as a dict with secrets masked, for `config show` and logs."""

@@ -113,9 +113,9 @@ def test_trackers_of_tenants_that_stopped_writing_are_dropped() -> None:
     limiter.tenant("gone", 0.0)
     limiter.tenant("steady", 30.0)
     assert len(limiter) == 2
-    # A new tracker after a window has passed sweeps the ones whose window ended.
-    limiter.tenant("new", 70.0)
-    assert len(limiter) == 2
+    # The first tracker of the next window sweeps the ones whose window ended.
+    limiter.tenant("steady", 70.0)
+    assert len(limiter) == 1
     assert limiter.peek("gone", 70.0) is None
     assert limiter.peek("steady", 70.0) is not None
 
@@ -126,16 +126,17 @@ def test_dropping_a_tracker_tells_who_was_dropped() -> None:
     limiter.tenant("gone", 0.0)
     limiter.tenant("steady", 30.0)
     assert dropped == []
+    # Windows are aligned to the epoch: at 70 s both trackers of the window [0, 60) ended.
     limiter.tenant("new", 70.0)
-    assert dropped == ["gone"]
+    assert sorted(dropped) == ["gone", "steady"]
 
 
 def test_per_tenant_gauges_lose_the_label_of_a_dropped_tracker() -> None:
     from luminate.limits.config import LimitsTable, TenantLimits
     from luminate.limits.limiter import Limiter
+    from luminate.model.points import TenantPoints
     from luminate.observability.metrics import Metrics
     from luminate.settings import load_settings
-    from luminate.storage.store import TenantPoints
 
     metrics = Metrics(backend="embedded")
     table = LimitsTable(TenantLimits.from_settings(load_settings({})))
@@ -162,3 +163,11 @@ def test_per_tenant_gauges_lose_the_label_of_a_dropped_tracker() -> None:
     admit("b")
     assert labelled("luminate_tenant_active_series") == {"b"}
     assert labelled("luminate_tenant_series_limit") == {"b"}
+
+
+def test_windows_are_aligned_to_the_epoch() -> None:
+    # Every process puts a moment in the same window, whenever it first saw the tenant.
+    limiter = SeriesLimiter(window_s=60)
+    assert limiter.tenant("acme", 59.0).started == 0.0
+    assert limiter.tenant("acme", 60.0).started == 60.0
+    assert limiter.tenant("acme", 1_000_000.5).started == 999_960.0

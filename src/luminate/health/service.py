@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from luminate import __version__
 from luminate.ingest.batcher import Batcher
+from luminate.limits.coordination import LimitsStatus
 from luminate.observability.metrics import Metrics
 from luminate.storage.store import Storage
 
@@ -45,6 +47,9 @@ class HealthReport:
     draining: bool
     storage: StorageCheck
     writes: WritesCheck
+    # How limits compose with other processes; reported, never failing the check: local limits
+    # are looser than configured, not an outage (luminate_limits_mode alerts on it).
+    limits: LimitsStatus | None = None
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Health:
     metrics: Metrics
     readiness_timeout_s: float
     batcher: Batcher | None = None
+    limits: Callable[[], LimitsStatus] | None = None
     started: bool = False
     draining: bool = False
 
@@ -98,4 +104,7 @@ class Health:
         healthy = (
             storage.status == "up" and writes.status == "ok" and self.started and not self.draining
         )
-        return HealthReport(healthy, __version__, self.started, self.draining, storage, writes)
+        limits = self.limits() if self.limits is not None else None
+        return HealthReport(
+            healthy, __version__, self.started, self.draining, storage, writes, limits
+        )

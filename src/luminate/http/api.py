@@ -169,7 +169,7 @@ async def cardinality(request: Request) -> JSON:
 
     async def run(tenant: str, limits: TenantLimits, body: bytes) -> msgspec.Struct:
         c = await svc.queries.cardinality(tenant, _window(request), _limit(request, 10))
-        tracked = svc.limiter.series.peek(tenant, time.monotonic())
+        tracked = svc.limiter.series.peek(tenant, time.time())
         series = catalog.SeriesLimits(
             limits.max_series,
             limits.max_series_per_metric,

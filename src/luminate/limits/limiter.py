@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 
 from luminate.limits.buckets import BucketSet, Decision
 from luminate.limits.config import LimitsTable, TenantLimits, source
 from luminate.limits.series import Admission, SeriesLimiter, series_hashes
+from luminate.limits.share import LOCAL, Share
 from luminate.model.errors import ErrorCode, TooManyRequests
 from luminate.model.points import TenantPoints
 from luminate.observability.metrics import Metrics
@@ -26,12 +27,22 @@ class Limit(StrEnum):
 
 
 class Limiter:
-    def __init__(self, table: LimitsTable, metrics: Metrics, series_window_s: float) -> None:
+    """`share` says which part of each configured rate and slot count this process enforces
+    (all of it unless processes coordinate, see `limits/coordination.py`)."""
+
+    def __init__(
+        self,
+        table: LimitsTable,
+        metrics: Metrics,
+        series_window_s: float,
+        share: Callable[[], Share] = lambda: LOCAL,
+    ) -> None:
         self.table = table
         self._metrics = metrics
         self._buckets = BucketSet()
         self._running: dict[str, int] = {}
         self.series = SeriesLimiter(series_window_s, on_drop=self._forget)
+        self.share = share
 
     def limits(self, tenant: str, tier: str | None) -> TenantLimits:
         return self.table.for_principal(tenant, tier)
@@ -47,18 +58,34 @@ class Limiter:
             tenant, Limit.METRICS_PER_SEC, limits.metrics_per_sec, limits.burst_seconds, n
         )
 
-    def _take(self, tenant: str, limit: Limit, rate: float, burst_s: float, cost: int) -> Decision:
+    def _take(
+        self, tenant: str, limit: Limit, configured: float, burst_s: float, cost: int
+    ) -> Decision:
+        share = self.share()
+        # The bucket holds burst_seconds of this process's share, so the fleet's buckets
+        # together hold burst_seconds of the configured rate.
+        rate = share.rate(configured)
         decision = self._buckets.take(
             (tenant, limit.value), rate, rate * burst_s, cost, time.monotonic()
         )
         if not decision.allowed:
             self._metrics.rate_limited.labels(tenant_id=tenant, limit=limit.value).inc()
             unit = "points" if limit is Limit.METRICS_PER_SEC else "requests"
+            where = (
+                f" across {share.members} processes, {rate:g} in this one" if share.divided else ""
+            )
             raise TooManyRequests(
-                f"tenant {tenant!r} is over its {limit.value} limit of {rate:g} {unit} per "
-                f"second ({source(limit.value)}); retry after {decision.retry_after_s} s",
+                f"tenant {tenant!r} is over its {limit.value} limit of {configured:g} {unit} "
+                f"per second{where} ({source(limit.value)}); retry after "
+                f"{decision.retry_after_s} s",
                 code=ErrorCode.RATE_LIMITED,
-                details={"limit": limit.value, "rate": rate, "cost": cost},
+                details={
+                    "limit": limit.value,
+                    "rate": rate,
+                    "cost": cost,
+                    "configured": configured,
+                    "processes": share.members,
+                },
                 headers=decision.headers(),
             )
         return decision
@@ -67,18 +94,26 @@ class Limiter:
     def query_slot(self, tenant: str, limits: TenantLimits) -> Iterator[None]:
         """Hold one of the tenant's concurrent query slots; 429 at once when none is free."""
         running = self._running.get(tenant, 0)
-        if running >= limits.concurrent_queries:
+        share = self.share()
+        slots = share.slots(limits.concurrent_queries)
+        if running >= slots:
             self._metrics.rate_limited.labels(
                 tenant_id=tenant, limit=Limit.CONCURRENT_QUERIES.value
             ).inc()
             raise TooManyRequests(
-                f"tenant {tenant!r} already runs {running} queries, its limit "
-                f"({source(Limit.CONCURRENT_QUERIES.value)}); retry when one finishes",
+                f"tenant {tenant!r} already runs {running} queries, its limit"
+                + (
+                    f" in this process (its share of {limits.concurrent_queries} across "
+                    f"{share.members} processes)"
+                    if share.divided
+                    else ""
+                )
+                + f" ({source(Limit.CONCURRENT_QUERIES.value)}); retry when one finishes",
                 code=ErrorCode.TOO_MANY_CONCURRENT_QUERIES,
                 details={"limit": Limit.CONCURRENT_QUERIES.value, "running": running},
                 # For a slot limit, Limit is the number of slots and none remains.
                 headers={
-                    "X-RateLimit-Limit": str(limits.concurrent_queries),
+                    "X-RateLimit-Limit": str(slots),
                     "X-RateLimit-Remaining": "0",
                     "X-RateLimit-Reset": "1",
                     "Retry-After": "1",
@@ -96,7 +131,7 @@ class Limiter:
 
     def admit_series(self, points: TenantPoints, limits: TenantLimits) -> Admission:
         """Which points would create a series past the tenant's limits (to be refused)."""
-        tracker = self.series.tenant(points.tenant, time.monotonic())
+        tracker = self.series.tenant(points.tenant, time.time())
         hashes = series_hashes(points.names, points.keys, points.dim_values)
         admission = tracker.admit(
             points.names, hashes, limits.max_series, limits.max_series_per_metric

@@ -2,9 +2,12 @@
 and whether a point would create a new one (a membership set that turns into a Bloom filter as it
 grows, so a tenant at a million series costs about a megabyte, not a hundred).
 
-A series is a metric name plus its dimension set (order of keys does not matter). State lives in
-this process only and restarts each window (LUMINATE_CARDINALITY_WINDOW_SECONDS), like a daily
-series limit: see docs/limits.md for how that composes with replicas."""
+A series is a metric name plus its dimension set (order of keys does not matter), hashed the same
+way in every process. So trackers merge: the union of HyperLogLog sketches is the sketch of the
+union of their series, and membership sets and Bloom filters merge too. Processes sharing one
+storage exchange snapshots that way, and a restarted process restores its tenants from them
+(`limits/series_sync.py`). Windows (LUMINATE_CARDINALITY_WINDOW_SECONDS) are aligned to the
+epoch, so every process agrees on the window a tenant is in; see docs/limits.md."""
 
 from __future__ import annotations
 
@@ -12,74 +15,60 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import datasketches
+import msgspec
 import numpy as np
-import numpy.typing as npt
+import xxhash
+
+from luminate.limits.bloom import U64, Bloom, bits_for
+from luminate.limits.snapshot import VERSION, Snapshot
 
 _TENANT_LG_K = 14  # 16,384 registers: about 0.8% relative error
 _METRIC_LG_K = 10  # 1,024 registers: about 3%; one per metric of a tenant
 _EXACT_UNTIL = 16_384  # series hashes kept exactly before switching to a Bloom filter
-_BLOOM_BITS_PER_ITEM = 10  # about 1% false positives with 7 probes
-_BLOOM_PROBES = 7
 _MAX_METRIC_SKETCHES = 10_000  # per tenant; beyond it per-metric limits use the tenant count
-# A Bloom filter is sized for the tenant's limit, up to this many series (25 MB); past it the
-# false-positive rate rises, which only lets a few more new series through.
-_BLOOM_MAX_CAPACITY = 20_000_000
 
-U64 = npt.NDArray[np.uint64]
+_pack = msgspec.msgpack.Encoder().encode
+Picker = Callable[[Sequence[str]], tuple[str, ...]]
+
+
+def _picker(order: list[int]) -> Picker:
+    """A function giving a point's values in sorted-key order, as a tuple."""
+    if not order:
+        return lambda values: ()
+    if len(order) == 1:
+        first = order[0]
+        return lambda values: (values[first],)
+    getter: Picker = operator.itemgetter(*order)  # a tuple for two or more
+    return getter
 
 
 def series_hashes(
     names: Sequence[str], keys: Sequence[Sequence[str]], values: Sequence[Sequence[str]]
 ) -> list[int]:
-    """One 64-bit hash per point, equal for equal series whatever the dimension order.
+    """One 63-bit hash per point, equal for equal series whatever the dimension order, and equal
+    in every process (Python's own `hash` of a string is salted per process).
 
-    Points of one write nearly always list their keys in the same few orders, so the sorting
-    is done once per distinct key order and each point only picks its values in sorted order."""
-    orders: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[Sequence[str]], Any]]] = {}
+    Points of one write nearly always list their keys in the same few orders, so the name and
+    sorted keys are hashed once per (name, key order) into a seed, and each point hashes only its
+    values in sorted-key order. msgpack frames every string with its length, so no choice of
+    values makes two different series encode alike."""
+    seeds: dict[tuple[str, tuple[str, ...]], tuple[int, Picker]] = {}
+    digest = xxhash.xxh3_64_intdigest
     out = []
     for n, k, v in zip(names, keys, values, strict=True):
-        if not k:
-            out.append(hash(n))
-            continue
-        kt = tuple(k)
-        order = orders.get(kt)
-        if order is None:
-            perm = sorted(range(len(kt)), key=kt.__getitem__)
-            order = orders[kt] = (tuple(kt[i] for i in perm), operator.itemgetter(*perm))
-        out.append(hash((n, order[0], order[1](v))))
+        key = (n, tuple(k))
+        seed = seeds.get(key)
+        if seed is None:
+            order = sorted(range(len(key[1])), key=key[1].__getitem__)
+            seed = seeds[key] = (
+                digest(_pack((n, [key[1][i] for i in order]))),
+                _picker(order),
+            )
+        # 63 bits: the sketches take signed 64-bit integers.
+        out.append(digest(_pack(seed[1](v)), seed[0]) >> 1)
     return out
-
-
-class _Bloom:
-    def __init__(self, capacity: int) -> None:
-        bits = max(1 << 16, 1 << math.ceil(math.log2(capacity * _BLOOM_BITS_PER_ITEM)))
-        self._mask = np.uint64(bits - 1)
-        self._bytes = np.zeros(bits // 8, dtype=np.uint8)
-        self._probes = np.arange(_BLOOM_PROBES, dtype=np.uint64)
-
-    def _positions(self, hashes: U64) -> U64:
-        h1 = hashes & np.uint64(0xFFFFFFFF)
-        h2 = (hashes >> np.uint64(32)) | np.uint64(1)
-        positions: U64 = (h1[:, None] + self._probes[None, :] * h2[:, None]) & self._mask
-        return positions
-
-    def contains(self, hashes: U64) -> npt.NDArray[np.bool_]:
-        pos = self._positions(hashes)
-        hit = (self._bytes[pos >> np.uint64(3)] >> (pos & np.uint64(7)).astype(np.uint8)) & 1
-        result: npt.NDArray[np.bool_] = hit.all(axis=1)
-        return result
-
-    def add(self, hashes: U64) -> None:
-        pos = np.sort(self._positions(hashes).ravel())
-        byte = (pos >> np.uint64(3)).astype(np.intp)
-        bit = np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)
-        # Several bits may fall in one byte: OR them per byte first (sorted, so runs are
-        # contiguous), then apply each byte once.
-        starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
-        self._bytes[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
 
 
 @dataclass
@@ -91,13 +80,14 @@ class Admission:
 
 
 class TenantSeries:
-    """One tenant's series within the current window."""
+    """One tenant's series within one window. `dirty` says whether it admitted series since its
+    last snapshot."""
 
     def __init__(self, started: float) -> None:
         self.started = started
+        self.dirty = False
         self._exact: set[int] | None = set()
-        self._bloom: _Bloom | None = None
-        self._bloom_capacity = 0
+        self._bloom: Bloom | None = None
         self._sketch = datasketches.hll_sketch(_TENANT_LG_K, datasketches.HLL_8)
         self._metrics: dict[str, datasketches.hll_sketch] = {}
 
@@ -113,6 +103,7 @@ class TenantSeries:
     ) -> Admission:
         """Record the series of these points; refuse points that would create a series past a
         limit. Points of series already seen are always admitted."""
+        self._compact(max_series)
         fresh = self._fresh(hashes)
         if not fresh:
             return Admission([], self.estimate())
@@ -150,6 +141,49 @@ class TenantSeries:
             self._remember(new_hashes, max_series)
         return Admission(refused, round(estimate))
 
+    def snapshot(self) -> Snapshot:
+        """A copy of the state that `merge` takes (encode it off the event loop)."""
+        self.dirty = False
+        exact = None if self._exact is None else _u64(list(self._exact)).tobytes()
+        return Snapshot(
+            version=VERSION,
+            window_start=self.started,
+            hll=self._sketch.serialize_compact(),
+            metrics={name: sk.serialize_compact() for name, sk in self._metrics.items()},
+            exact=exact,
+            bloom=self._bloom.to_bytes() if self._bloom is not None else None,
+        )
+
+    def merge(self, other: Snapshot) -> None:
+        """Add what `other` has seen: afterwards this tracker counts and knows the series of
+        both. Merging is idempotent, so the same snapshot may arrive twice. Raises ValueError
+        for a snapshot of another window or one the sketch library cannot read."""
+        if other.window_start != self.started:
+            raise ValueError("series snapshot of another window")
+        try:
+            self._sketch = _union(self._sketch, other.hll, _TENANT_LG_K)
+            for name, data in other.metrics.items():
+                mine = self._metric_sketch(name)
+                if mine is not None:
+                    self._metrics[name] = _union(mine, data, _METRIC_LG_K)
+        except (RuntimeError, ValueError, IndexError) as exc:
+            raise ValueError(f"unreadable sketch in a series snapshot: {exc}") from None
+        if other.exact is not None:
+            hashes = np.frombuffer(other.exact, dtype="<u8")
+            if self._exact is not None:
+                self._exact.update(hashes.astype(np.int64).tolist())
+            else:
+                assert self._bloom is not None
+                self._bloom.add(hashes.astype(np.uint64))
+        elif other.bloom is not None:
+            theirs = Bloom.from_bytes(other.bloom)
+            if self._bloom is not None:
+                self._bloom = self._bloom.merged(theirs)
+            else:
+                assert self._exact is not None
+                theirs.add(_u64(list(self._exact)))
+                self._bloom, self._exact = theirs, None
+
     def _metric_sketch(self, name: str) -> datasketches.hll_sketch | None:
         sketch = self._metrics.get(name)
         if sketch is None and len(self._metrics) < _MAX_METRIC_SKETCHES:
@@ -166,18 +200,29 @@ class TenantSeries:
         return fresh
 
     def _remember(self, hashes: list[int], max_series: int) -> None:
+        self.dirty = True
         if self._exact is not None:
             self._exact.update(hashes)
-            if len(self._exact) <= _EXACT_UNTIL:
-                return
-            # Sized for the tenant's limit (never below what is already held).
-            self._bloom_capacity = min(max(max_series, 2 * len(self._exact)), _BLOOM_MAX_CAPACITY)
-            self._bloom = _Bloom(self._bloom_capacity)
-            self._bloom.add(_u64(list(self._exact)))
-            self._exact = None
+            self._compact(max_series)
             return
         assert self._bloom is not None
         self._bloom.add(_u64(hashes))
+
+    def _compact(self, max_series: int) -> None:
+        """Past `_EXACT_UNTIL` series, switch the exact set to a Bloom filter sized by the
+        tenant's limit alone, so every process sizes a tenant's filter alike."""
+        if self._exact is None or len(self._exact) <= _EXACT_UNTIL:
+            return
+        self._bloom = Bloom(bits_for(max(max_series, 2 * _EXACT_UNTIL)))
+        self._bloom.add(_u64(list(self._exact)))
+        self._exact = None
+
+
+def _union(mine: datasketches.hll_sketch, theirs: bytes, lg_k: int) -> datasketches.hll_sketch:
+    union = datasketches.hll_union(lg_k)
+    union.update(mine)
+    union.update(datasketches.hll_sketch.deserialize(theirs))
+    return union.get_result(datasketches.HLL_8)
 
 
 def _count(sketch: datasketches.hll_sketch) -> int:
@@ -186,11 +231,17 @@ def _count(sketch: datasketches.hll_sketch) -> int:
 
 
 def _u64(hashes: list[int]) -> U64:
-    return np.array(hashes, dtype=np.int64).view(np.uint64)
+    return np.array(hashes, dtype=np.uint64)
+
+
+def window_start(now: float, window_s: float) -> float:
+    """The start of the window `now` (epoch seconds) falls in; windows are aligned to the epoch
+    so that every process puts a moment in the same window."""
+    return math.floor(now / window_s) * window_s
 
 
 class SeriesLimiter:
-    """Every tenant's `TenantSeries`, each restarted when its window ends."""
+    """Every tenant's `TenantSeries` for the current window. Times are epoch seconds."""
 
     def __init__(self, window_s: float, on_drop: Callable[[str], None] | None = None) -> None:
         self.window_s = window_s
@@ -203,14 +254,19 @@ class SeriesLimiter:
         current = self.peek(tenant, now)
         if current is None:
             self._sweep(now)
-            current = self._tenants[tenant] = TenantSeries(now)
+            current = self._tenants[tenant] = TenantSeries(window_start(now, self.window_s))
         return current
 
     def peek(self, tenant: str, now: float) -> TenantSeries | None:
         current = self._tenants.get(tenant)
-        if current is None or now - current.started >= self.window_s:
+        if current is None or current.started != window_start(now, self.window_s):
             return None
         return current
+
+    def tracked(self, now: float) -> dict[str, TenantSeries]:
+        """The trackers of the current window, by tenant."""
+        start = window_start(now, self.window_s)
+        return {name: t for name, t in self._tenants.items() if t.started == start}
 
     def _sweep(self, now: float) -> None:
         """Drops trackers whose window ended (tenants that stopped writing), at most once per
@@ -218,7 +274,8 @@ class SeriesLimiter:
         if now - self._swept < self.window_s:
             return
         self._swept = now
-        for name in [n for n, t in self._tenants.items() if now - t.started >= self.window_s]:
+        start = window_start(now, self.window_s)
+        for name in [n for n, t in self._tenants.items() if t.started != start]:
             del self._tenants[name]
             if self._on_drop is not None:
                 self._on_drop(name)

@@ -93,6 +93,17 @@ class Metrics:
             ["route"],
             registry=r,
         )
+        self.limits_members = Gauge(
+            "luminate_limits_members",
+            "Processes this one divides the tenant rate limits among (1 in local mode).",
+            registry=r,
+        )
+        self.limits_mode = Gauge(
+            "luminate_limits_mode",
+            "1 for the mode the limits are enforced in (global or local), 0 for the other.",
+            ["mode"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "luminate_write_batch_size",
             "Points per storage insert (after group commit).",

@@ -27,7 +27,15 @@ from clickhouse_driver import Client, errors
 from luminate.storage.engine import Column, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.schema import parse_version
-from luminate.storage.sql import SettingValue, Statement, SystemStatement, Table, ident, quote
+from luminate.storage.sql import (
+    SettingValue,
+    Statement,
+    SystemStatement,
+    SystemTable,
+    Table,
+    ident,
+    quote,
+)
 
 
 def _translate(exc: Exception, sql: str) -> StorageError:
@@ -193,7 +201,11 @@ class ClickHouseEngine:
             return SelectResult([list(r) for r in rows], read)
 
     def insert(
-        self, table: Table, columns: Sequence[str], data: Sequence[Column], dedup_token: str
+        self,
+        table: Table | SystemTable,
+        columns: Sequence[str],
+        data: Sequence[Column],
+        dedup_token: str,
     ) -> None:
         settings: dict[str, SettingValue] = {}
         if self.supports_dedup_token():

@@ -21,7 +21,14 @@ import msgspec
 
 from luminate.storage.engine import Column, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
-from luminate.storage.sql import SettingValue, Statement, SystemStatement, Table, quote
+from luminate.storage.sql import (
+    SettingValue,
+    Statement,
+    SystemStatement,
+    SystemTable,
+    Table,
+    quote,
+)
 
 _CODE = re.compile(r"Code: (\d+)")
 # How long closing waits for statements still running on other threads (a retention pass's
@@ -177,7 +184,11 @@ class EmbeddedEngine:
             )
 
     def insert(
-        self, table: Table, columns: Sequence[str], data: Sequence[Column], dedup_token: str
+        self,
+        table: Table | SystemTable,
+        columns: Sequence[str],
+        data: Sequence[Column],
+        dedup_token: str,
     ) -> None:
         statement = (
             f"INSERT INTO {table.value} ({', '.join(columns)}) "

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from luminate.storage.sql import Statement, SystemStatement, Table
+from luminate.storage.sql import Statement, SystemStatement, SystemTable, Table
 
 # An insert column, as the drivers take them.
 Column = Sequence[str] | Sequence[int] | Sequence[float] | Sequence[list[str]]
@@ -54,7 +54,11 @@ class Engine(Protocol):
     def select(self, stmt: Statement | SystemStatement) -> SelectResult: ...
 
     def insert(
-        self, table: Table, columns: Sequence[str], data: Sequence[Column], dedup_token: str
+        self,
+        table: Table | SystemTable,
+        columns: Sequence[str],
+        data: Sequence[Column],
+        dedup_token: str,
     ) -> None: ...
 
     def shards(self) -> list[list[tuple[str, int]]]:

@@ -3,7 +3,7 @@ schema is in place before serving from it."""
 
 from __future__ import annotations
 
-from luminate.storage import schema
+from luminate.storage import membership, schema, series_state
 from luminate.storage.compile import Layout, promoted_column
 from luminate.storage.engine import Engine
 from luminate.storage.errors import StorageError
@@ -24,6 +24,9 @@ class Migrations:
         topo = self._topology
         self.check_cluster()
         steps = schema.base_migrations(self._caps, topo, fsync=fsync)
+        # Coordination tables; `verify` does not require them: without them a process serves
+        # with local limits and says so.
+        steps += membership.create_statements(topo) + series_state.create_statements(topo)
         for sql in steps:
             self._engine.execute(SystemStatement(sql))
         existing = self._columns(schema.existing_columns(topo))

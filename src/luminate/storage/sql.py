@@ -29,6 +29,14 @@ class Table(StrEnum):
     RETENTION_LOCAL = "retention_policies_local"
 
 
+class SystemTable(StrEnum):
+    """Tables the processes sharing a storage coordinate through; they hold no points, and the
+    limiter reads them across tenants (`storage/membership.py`, `storage/series_state.py`)."""
+
+    MEMBERS = "limit_members"
+    SERIES_STATE = "series_state"
+
+
 def quote(value: str) -> str:
     """A ClickHouse string literal that reads back as exactly `value`."""
     return "'" + _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], value) + "'"

@@ -22,8 +22,10 @@ from luminate.storage import schema, writes
 from luminate.storage.admin import Admin
 from luminate.storage.compile import Layout
 from luminate.storage.engine import Engine
+from luminate.storage.membership import Members
 from luminate.storage.migrations import Migrations
 from luminate.storage.reads import Reads
+from luminate.storage.series_state import SeriesStates
 
 
 class Storage:
@@ -43,6 +45,9 @@ class Storage:
         self._migrations = Migrations(engine, self.caps, self.topology, layout)
         self._reads = Reads(engine, layout)
         self._admin = Admin(engine, self._reads, self.topology)
+        # Coordination between the processes sharing this storage (no tenant points).
+        self.members = Members(engine, self.topology)
+        self.series_states = SeriesStates(engine, self.topology)
 
     @property
     def backend(self) -> str:

@@ -7,6 +7,7 @@ from typing import Literal
 import msgspec
 
 from luminate.health.service import HealthReport, Readiness, StorageCheck, WritesCheck
+from luminate.limits.coordination import LimitsStatus
 
 
 class _Out(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, rename="camel"):
@@ -23,6 +24,19 @@ class StorageOut(_Out):
 class WritesOut(_Out):
     status: Literal["ok", "failing"]
     last_error: str | None = None
+
+
+class LimitsOut(_Out):
+    """`mode` is what the process enforces: `global` (limits divided among `members` live
+    processes) or `local` (each process the full limits); `degraded` when configured global
+    but enforcing local, with `problem` saying why."""
+
+    status: Literal["ok", "degraded"]
+    configured: Literal["global", "local"]
+    mode: Literal["global", "local"]
+    members: int
+    discovery: str
+    problem: str | None = None
 
 
 class Liveness(_Out):
@@ -42,6 +56,7 @@ class Startup(_Out):
 class Components(_Out):
     storage: StorageOut
     writes: WritesOut
+    limits: LimitsOut | None = None
 
 
 class HealthOut(_Out):
@@ -60,6 +75,17 @@ def _writes(c: WritesCheck) -> WritesOut:
     return WritesOut(c.status, c.last_error)
 
 
+def _limits(s: LimitsStatus) -> LimitsOut:
+    return LimitsOut(
+        "degraded" if s.degraded else "ok",
+        s.configured.value,
+        s.mode.value,
+        s.members,
+        s.discovery,
+        s.problem,
+    )
+
+
 def readiness(r: Readiness) -> ReadinessOut:
     return ReadinessOut(
         r.status,
@@ -74,5 +100,9 @@ def health(r: HealthReport) -> HealthOut:
         r.version,
         r.started,
         r.draining,
-        Components(_storage(r.storage), _writes(r.writes)),
+        Components(
+            _storage(r.storage),
+            _writes(r.writes),
+            _limits(r.limits) if r.limits is not None else None,
+        ),
     )

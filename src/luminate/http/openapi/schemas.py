@@ -233,6 +233,7 @@ _RESPONSE_NAMES = {
     "HealthOut": "Health",
     "StorageOut": "StorageCheck",
     "WritesOut": "WritesCheck",
+    "LimitsOut": "LimitsCheck",
     "AggregateRowOut": "AggregateRow",
     "RateRowOut": "RateRow",
     "MetricOut": "MetricSummary",
