@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -36,6 +37,7 @@ from luminate.query.service import QueryService
 from luminate.settings import ConfigError, Settings
 from luminate.storage.calls import StorageCalls
 from luminate.storage.compile import Layout
+from luminate.storage.journal import JOURNAL_FILE, Journal
 from luminate.storage.schema import Topology
 from luminate.storage.store import Storage
 
@@ -98,7 +100,15 @@ def build_storage(settings: Settings) -> Storage:
         pool_size=settings.query_concurrency,
         writers=settings.write_concurrent_inserts,
     )
-    return Storage(engine, layout, fsync=settings.storage_fsync)
+    try:
+        # Opened once the engine holds the directory's lock: one process writes the journal.
+        journal = Journal(
+            Path(settings.data_dir).resolve() / JOURNAL_FILE, fsync=settings.storage_fsync
+        )
+    except OSError as exc:
+        engine.close()
+        raise ConfigError(f"insert journal in LUMINATE_DATA_DIR: {exc}") from None
+    return Storage(engine, layout, fsync=settings.storage_fsync, journal=journal)
 
 
 def build_verifier(settings: Settings) -> TokenVerifier:
@@ -147,6 +157,11 @@ def create_app(
         try:
             if store.backend == "embedded":
                 await asyncio.to_thread(store.migrate)
+                rolled_back = await asyncio.to_thread(store.recover)
+                if rolled_back:
+                    log.warning(
+                        "removed inserts cut short by a crash", extra={"inserts": rolled_back}
+                    )
             else:
                 # A server's schema is an explicit step (`luminate migrate`), not a side effect.
                 await asyncio.to_thread(store.verify_schema)

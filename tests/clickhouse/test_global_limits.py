@@ -122,7 +122,7 @@ def fleet(
 
 
 def _gauge(proc: LuminateProcess, name: str) -> float | None:
-    text = httpx.get(proc.url + "/metrics", timeout=5).text
+    text = httpx.get(proc.internal_url + "/metrics", timeout=5).text
     match = re.search(rf"^{re.escape(name)} (\S+)$", text, flags=re.MULTILINE)
     return float(match.group(1)) if match else None
 
@@ -270,9 +270,8 @@ def test_series_are_counted_across_processes(fleet: tuple[str, Fleet]) -> None:
 
 
 def _limits(proc: LuminateProcess) -> dict[str, object]:
-    component: dict[str, object] = httpx.get(proc.url + "/api/v1/health", timeout=5).json()[
-        "components"
-    ]["limits"]
+    health = httpx.get(proc.internal_url + "/api/v1/health", timeout=5).json()
+    component: dict[str, object] = health["components"]["limits"]
     return component
 
 

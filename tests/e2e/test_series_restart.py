@@ -60,7 +60,8 @@ def test_a_tenant_at_its_series_limit_stays_there_after_a_restart(tmp_path: Path
     proc = _server(tmp_path, sync_s=0.2).start()
     try:
         # An embedded store has one process by construction: global limits, one member.
-        limits = httpx.get(proc.url + "/api/v1/health", timeout=10).json()["components"]["limits"]
+        health = httpx.get(proc.internal_url + "/api/v1/health", timeout=10).json()
+        limits = health["components"]["limits"]
         assert limits == {
             "status": "ok",
             "configured": "global",

@@ -89,6 +89,7 @@ def _migrate(args: argparse.Namespace) -> int:
     storage = build_storage(_settings())
     try:
         steps = storage.migrate()
+        storage.recover()
     finally:
         storage.close()
     print(msgspec.json.encode({"backend": storage.backend, "statements": len(steps)}).decode())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 
@@ -10,12 +9,10 @@ from luminate.model.catalog import RetentionPolicy
 from luminate.model.time import now_ms
 from luminate.storage.compile import compile_delete_before, compile_retention_policies
 from luminate.storage.engine import Engine
-from luminate.storage.errors import StorageTimeout
+from luminate.storage.mutations import wait_for_mutations
 from luminate.storage.reads import Reads, as_int
 from luminate.storage.schema import Topology
-from luminate.storage.sql import SystemStatement, Table, quote
-
-MUTATION_TIMEOUT_S = 300.0
+from luminate.storage.sql import SystemStatement, Table
 
 
 class Admin:
@@ -35,23 +32,7 @@ class Admin:
             tenant, topo.name(local), topo.on_cluster(), metric, before_ms, exclude
         )
         self._engine.execute(stmt)
-        self._wait_for_mutations(local)
-
-    def _wait_for_mutations(self, table: str, timeout_s: float = MUTATION_TIMEOUT_S) -> None:
-        """Mutations are asynchronous on every server version; wait until this host has none
-        left for the table (`mutations_sync` is not known to older servers)."""
-        db = quote(self._topology.database) if self._topology.database else "currentDatabase()"
-        pending = SystemStatement(
-            "SELECT count() FROM system.mutations "
-            f"WHERE database = {db} AND table = {quote(table)} AND is_done = 0"
-        )
-        deadline = time.monotonic() + timeout_s
-        delay = 0.01
-        while as_int(self._engine.select(pending).rows[0][0]):
-            if time.monotonic() > deadline:
-                raise StorageTimeout(f"deletion still running after {timeout_s:g} s")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+        wait_for_mutations(self._engine, self._topology.database, local)
 
     def set_retention(self, tenant: str, metric: str | None, days: int) -> None:
         self._engine.insert(

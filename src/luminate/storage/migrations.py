@@ -8,6 +8,7 @@ from luminate.storage.compile import Layout, promoted_column
 from luminate.storage.engine import Engine
 from luminate.storage.errors import StorageError
 from luminate.storage.sql import SystemStatement, Table, quote
+from luminate.storage.writes import BATCH_COLUMN
 
 
 class Migrations:
@@ -19,7 +20,7 @@ class Migrations:
         self._topology = topology
         self._layout = layout
 
-    def migrate(self, *, fsync: bool) -> list[str]:
+    def migrate(self, *, fsync: bool, journaled: bool = False) -> list[str]:
         """Apply every idempotent schema step; returns the statements run."""
         topo = self._topology
         self.check_cluster()
@@ -34,6 +35,8 @@ class Migrations:
         if topo.cluster:
             local = self._columns(schema.existing_columns(topo, topo.storage_table(Table.SAMPLES)))
         added = schema.add_promoted(self._caps, topo, self._layout, existing, local)
+        if journaled and BATCH_COLUMN not in existing:
+            added.append(schema.add_batch_column(topo, BATCH_COLUMN))
         for sql in added:
             self._engine.execute(SystemStatement(sql))
         return steps + added

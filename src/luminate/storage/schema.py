@@ -195,6 +195,14 @@ def add_promoted(
     return steps
 
 
+def add_batch_column(topo: Topology, column: str) -> str:
+    """The column naming the insert each row came in (journaled embedded stores only): a
+    constant per insert, which compresses to almost nothing."""
+    return (
+        f"ALTER TABLE {topo.name(Table.SAMPLES.value)} ADD COLUMN {ident(column)} UInt64 DEFAULT 0"
+    )
+
+
 def existing_columns(topo: Topology, table: str = Table.SAMPLES.value) -> str:
     database = quote(topo.database) if topo.database else "currentDatabase()"
     return f"SELECT name FROM system.columns WHERE database = {database} AND table = {quote(table)}"

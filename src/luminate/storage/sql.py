@@ -91,6 +91,12 @@ class SystemStatement:
         """The distinct tenants of a tenant table (maintenance: which tenants have policies)."""
         return cls(f"SELECT DISTINCT tenant_id FROM {table.value} ORDER BY tenant_id")
 
+    @classmethod
+    def roll_back(cls, table: Table, column: str, batches: list[int]) -> SystemStatement:
+        """Delete the rows of unacknowledged inserts, whatever tenants they hold (recovery)."""
+        ids = ", ".join(str(int(b)) for b in batches)
+        return cls(f"ALTER TABLE {table.value} DELETE WHERE {ident(column)} IN ({ids})")
+
 
 _TABLE_REF = re.compile(
     r"\b(?:FROM|JOIN|TABLE)\s+(?:`?[A-Za-z_][A-Za-z0-9_]*`?\.)?`?("
@@ -136,6 +142,8 @@ _TENANT_TABLE_NAME = re.compile(
     r"(?<![A-Za-z0-9_])(" + "|".join(t.value for t in Table) + r")(?![A-Za-z0-9_])"
 )
 _TENANT_IDS = re.compile(r"SELECT DISTINCT tenant_id FROM (\w+) ORDER BY tenant_id")
+# Deleting whole unacknowledged inserts by their batch ids: recovery, never a tenant's request.
+_ROLL_BACK = re.compile(r"ALTER TABLE (\w+) DELETE WHERE `batch_id` IN \([0-9]+(?:, [0-9]+)*\)")
 
 
 def _unquoted(sql: str) -> str:
@@ -148,7 +156,7 @@ def check_system(sql: str) -> None:
     MODIFY SETTING (no SELECT, DELETE, partition moves or other row work); and the distinct
     tenant ids of a tenant table."""
     text = _unquoted(sql)
-    if _TENANT_IDS.fullmatch(sql.strip()):
+    if _TENANT_IDS.fullmatch(sql.strip()) or _ROLL_BACK.fullmatch(sql.strip()):
         return
     if not _TENANT_TABLE_NAME.search(text):
         return

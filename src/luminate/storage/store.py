@@ -22,6 +22,8 @@ from luminate.storage import schema, writes
 from luminate.storage.admin import Admin
 from luminate.storage.compile import Layout
 from luminate.storage.engine import Engine
+from luminate.storage.errors import StorageError
+from luminate.storage.journal import Journal
 from luminate.storage.membership import Members
 from luminate.storage.migrations import Migrations
 from luminate.storage.reads import Reads
@@ -36,8 +38,10 @@ class Storage:
         *,
         fsync: bool = True,
         topology: schema.Topology | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.engine = engine
+        self.journal = journal
         self.layout = layout
         self.fsync = fsync
         self.topology = topology or schema.Topology()
@@ -55,7 +59,18 @@ class Storage:
 
     def migrate(self) -> list[str]:
         """Apply every idempotent schema step; returns the statements run."""
-        return self._migrations.migrate(fsync=self.fsync)
+        return self._migrations.migrate(fsync=self.fsync, journaled=self.journal is not None)
+
+    def recover(self) -> int:
+        """Remove the rows of inserts a crash cut short (never acknowledged), before serving.
+        Returns how many such inserts there were. Needs the migrated schema."""
+        if self.journal is None:
+            return 0
+        unfinished = sorted(self.journal.unfinished())
+        if unfinished and not writes.roll_back(self.engine, self.journal, unfinished):
+            raise StorageError("could not remove the rows of inserts cut short by a crash")
+        self.journal.reset()
+        return len(unfinished)
 
     def verify_schema(self) -> None:
         """Raise StorageError naming what is missing unless the tables and the cluster exist."""
@@ -66,10 +81,12 @@ class Storage:
 
     def close(self) -> None:
         self.engine.close()
+        if self.journal is not None:
+            self.journal.close()
 
     def write(self, batches: Sequence[TenantPoints]) -> int:
         """Store every point of every batch in one insert, or raise. Returns points written."""
-        return writes.write(self.engine, batches)
+        return writes.write(self.engine, batches, self.journal)
 
     def query(self, tenant: str, q: Query) -> QueryResult:
         return self._reads.query(tenant, q)
