@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,7 @@ from luminate.http.listeners import ListenerGate
 from luminate.http.middleware import RequestMiddleware
 from luminate.http.security import HeadLimit, SecurityHeaders, cors_middleware
 from luminate.ingest.batcher import Batcher
+from luminate.ingest.idempotency import RecentWrites
 from luminate.ingest.service import WriteService
 from luminate.ingest.validate import PointValidator
 from luminate.limits.config import LimitsTable, TenantLimits
@@ -166,6 +168,10 @@ def create_app(
                 # A server's schema is an explicit step (`luminate migrate`), not a side effect.
                 await asyncio.to_thread(store.verify_schema)
             services = _services(settings, metrics, verifier, store, limits)
+            if store.journal is not None:
+                # Writes stored before a restart still count: their retries are recognised.
+                keys = store.journal.recent_keys(time.time_ns())
+                services.writes.recent.seed({k: ns / 1e9 for k, ns in keys.items()})
             app.state.services = services
             coordination = _coordination(settings, store, services, metrics)
             await coordination.start()
@@ -262,7 +268,9 @@ def _services(
         verifier=verifier,
         limiter=limiter,
         write_decoder=WriteDecoder(validator),
-        writes=WriteService(batcher, metrics, limiter),
+        writes=WriteService(
+            batcher, metrics, limiter, RecentWrites(settings.write_dedup_window_seconds)
+        ),
         queries=QueryService(store, calls, limits),
         admin=AdminService(store, calls),
         health=Health(store, metrics, settings.readiness_timeout_ms / 1000, batcher),

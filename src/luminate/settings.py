@@ -25,6 +25,7 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0)]
 # A period of background work: finite, and at most a day.
 Period = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
 
@@ -193,6 +194,13 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     write_max_future_seconds: Annotated[
         NonNegative, _doc("Furthest future timestamp accepted, relative to now.")
     ] = 3600
+    write_dedup_window_seconds: Annotated[
+        NonNegativeFloat,
+        _doc(
+            "A write identical to one stored this recently (same tenant, same decoded body) is "
+            "a retry: answered as stored, not stored again. 0 turns this off."
+        ),
+    ] = 600.0
     write_batch_max_points: Annotated[
         Positive, _doc("Group commit: most points in one storage insert.")
     ] = 200_000

@@ -20,6 +20,7 @@ from luminate.http.codec.write import WHOLE_BODY_BYTES, WriteResponse
 from luminate.http.context import authorize, services, tenant_for
 from luminate.http.errors import all_rejected
 from luminate.http.responses import JSON
+from luminate.ingest.idempotency import request_key
 from luminate.limits.config import TenantLimits
 from luminate.limits.limiter import Limit
 from luminate.model.errors import BadRequest, ErrorCode
@@ -57,7 +58,7 @@ async def write(request: Request) -> JSON:
     except BadRequest as exc:
         svc.writes.refused_body(exc.code)
         raise
-    outcome = await svc.writes.write(tenant, checked, limits)
+    outcome = await svc.writes.write(tenant, checked, limits, request_key(tenant, body))
     headers = decision.headers()
     if outcome.accepted == 0:
         return all_rejected(outcome, headers)

@@ -4,9 +4,11 @@ decodes and validates into `Validated` and calls `write`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from luminate.ingest.batcher import Batcher
+from luminate.ingest.idempotency import RecentWrites
 from luminate.limits.config import TenantLimits, source
 from luminate.limits.limiter import Limiter
 from luminate.model.errors import BadRequest, ErrorCode, ServiceUnavailable
@@ -20,16 +22,42 @@ class WriteService:
     batcher: Batcher
     metrics: Metrics
     limiter: Limiter
+    recent: RecentWrites = field(default_factory=lambda: RecentWrites(0))
 
     def refused_body(self, code: ErrorCode) -> None:
         """Count a request refused as a whole while decoding (once, under its code)."""
         self.metrics.rejected.labels(reason=code.value).inc()
 
-    async def write(self, tenant: str, checked: Validated, limits: TenantLimits) -> WriteOutcome:
+    async def write(
+        self, tenant: str, checked: Validated, limits: TenantLimits, key: bytes | None = None
+    ) -> WriteOutcome:
         """Store the accepted points of `checked`; returns once they are durable. Raises 429 when
         the tenant is over its points rate and 503 when storage fails (nothing of the request is
         stored then), and BadRequest for a request without any point. Points refused by a series
-        limit join the rejected ones."""
+        limit join the rejected ones.
+
+        `key` identifies the request (ingest/idempotency.py): a request identical to one stored
+        within the dedup window is answered as stored without storing anything again, and one
+        identical to a write still in flight waits for that one's outcome."""
+        recent = self.recent
+        if key is None or not recent.enabled or not checked.points:
+            return await self._write(tenant, checked, limits)
+        while (pending := recent.inflight(key)) is not None:
+            await asyncio.shield(pending)
+        if recent.stored(key):
+            self.metrics.duplicates.inc()
+            return WriteOutcome(len(checked.points), checked.rejected_count, checked.rejected)
+        recent.begin(key)
+        checked.points.request_key = key
+        stored = False
+        try:
+            outcome = await self._write(tenant, checked, limits)
+            stored = outcome.accepted > 0
+            return outcome
+        finally:
+            recent.end(key, stored)
+
+    async def _write(self, tenant: str, checked: Validated, limits: TenantLimits) -> WriteOutcome:
         if checked.points:
             self.limiter.points(tenant, limits, len(checked.points))
             self._limit_series(checked, limits)

@@ -89,6 +89,8 @@ class Coordination:
         self._metrics.limits_members.set(share.members)
         for mode in Mode:
             self._metrics.limits_mode.labels(mode=mode.value).set(int(mode is share.mode))
+        fallen_back = self.membership.view.configured is Mode.GLOBAL and share.mode is Mode.LOCAL
+        self._metrics.limits_fallback.set(int(fallen_back))
 
     async def start(self) -> None:
         """Count the members and restore the series counts before serving, then keep both

@@ -39,6 +39,9 @@ class TenantPoints:
     values: list[float] = field(default_factory=list)
     keys: list[list[str]] = field(default_factory=list)
     dim_values: list[list[str]] = field(default_factory=list)
+    # The identity of the request these points came in (see ingest/idempotency.py), recorded
+    # with the insert so a retry after a crash is recognised.
+    request_key: bytes | None = None
 
     def __len__(self) -> int:
         return len(self.names)

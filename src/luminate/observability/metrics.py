@@ -87,6 +87,12 @@ class Metrics:
             ["tenant_id"],
             registry=r,
         )
+        self.duplicates = Counter(
+            "luminate_write_duplicates",
+            "Write requests identical to one stored within the dedup window (a client's retry): "
+            "answered as stored, nothing stored again.",
+            registry=r,
+        )
         self.impersonations = Counter(
             "luminate_admin_impersonations",
             "Requests in which an admin token acted as another tenant (?tenant=).",
@@ -102,6 +108,12 @@ class Metrics:
             "luminate_limits_mode",
             "1 for the mode the limits are enforced in (global or local), 0 for the other.",
             ["mode"],
+            registry=r,
+        )
+        self.limits_fallback = Gauge(
+            "luminate_limits_fallback",
+            "1 while limits configured global are enforced locally (the process cannot count "
+            "the others), else 0.",
             registry=r,
         )
         self.batch_size = Histogram(

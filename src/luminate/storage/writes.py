@@ -72,7 +72,7 @@ def write(engine: Engine, batches: Sequence[TenantPoints], journal: Journal | No
             time.sleep(0.05 * attempt)
             continue
         if journal is not None and batch_id is not None:
-            journal.done(batch_id)
+            journal.done(batch_id, [b.request_key for b in batches if b.request_key is not None])
         return len(names)
     return 0  # pragma: no cover
 
