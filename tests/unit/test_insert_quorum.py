@@ -215,3 +215,16 @@ def _with_timeout(call: Callable[[], Shard], seconds: float) -> Shard:
     worker.join(seconds)
     assert out, f"the insert waited more than {seconds} s"
     return out[0]
+
+
+def test_seal_rows_put_one_invisible_row_in_each_day_partition() -> None:
+    last_part = (
+        "version: 2\nparts count: 3\n"
+        "20261205\t20261205_7_7_0\n20261206\t20261206_9_9_0\nx\tx_1_1_0\n"
+    )
+    partitions = quorum.last_quorum_partitions(last_part)
+    assert partitions == ["20261205", "20261206", "x"]
+    tenants, names, stamps, values, keys, dims = quorum.seal_rows(partitions, 7.0)
+    assert stamps == [1_796_428_800_000, 1_796_515_200_000]  # 2026-12-05 and -06, 00:00 UTC
+    assert tenants == names == ["", ""]  # no request can name the empty tenant
+    assert (values, keys, dims) == ([7.0, 7.0], [[], []], [[], []])

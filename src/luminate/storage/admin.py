@@ -38,11 +38,15 @@ class Admin:
         self._wait_for_mutations(local)
 
     def _wait_for_mutations(self, table: str, timeout_s: float = MUTATION_TIMEOUT_S) -> None:
-        """Mutations are asynchronous on every server version; wait until this host has none
-        left for the table (`mutations_sync` is not known to older servers)."""
+        """Mutations are asynchronous on every server version; wait until this host (on a
+        cluster: a replica of every shard) has none left for the table (`mutations_sync` is
+        not known to older servers)."""
         db = quote(self._topology.database) if self._topology.database else "currentDatabase()"
+        source = "system.mutations"
+        if self._topology.cluster:
+            source = f"cluster({quote(self._topology.cluster)}, system, mutations)"
         pending = SystemStatement(
-            "SELECT count() FROM system.mutations "
+            f"SELECT count() FROM {source} "
             f"WHERE database = {db} AND table = {quote(table)} AND is_done = 0"
         )
         deadline = time.monotonic() + timeout_s

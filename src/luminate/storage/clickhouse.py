@@ -28,6 +28,7 @@ from luminate.storage.engine import Column, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.quorum import InsertRefused
 from luminate.storage.schema import parse_version
+from luminate.storage.seal import QuorumSeal
 from luminate.storage.shards import Replica, ShardRouter, shards_from_rows
 from luminate.storage.sql import SettingValue, Statement, SystemStatement, Table, ident, quote
 
@@ -124,6 +125,7 @@ class ClickHouseEngine:
         self._quorum_timeout_s = insert_quorum_timeout_s
         self._insert_settings: dict[str, SettingValue] = {}
         self._router: ShardRouter | None = None
+        self._seal: QuorumSeal | None = None
         # Replicas of a shard that hold a part before its insert returns (1: no quorum).
         self.insert_quorum = 1
         try:
@@ -191,6 +193,15 @@ class ClickHouseEngine:
                 client.execute(stmt.sql, settings=dict(stmt.settings))
             except Exception as exc:
                 raise _translate(exc, stmt.sql) from None
+        if self._seal is not None and " DELETE WHERE " in stmt.sql:
+            self._seal.after_deletion()
+
+    def _select_on(self, replica: Replica, sql: str) -> list[list[object]]:
+        with self._conn(self._replica_pool(replica)) as client:
+            try:
+                return [list(r) for r in client.execute(sql)]
+            except Exception as exc:
+                raise _translate(exc, sql) from None
 
     def select(self, stmt: Statement | SystemStatement) -> SelectResult:
         sql = stmt.sql
@@ -310,6 +321,15 @@ class ClickHouseEngine:
             serial=needed > 1 and not parallel,
             busy_wait_s=self._quorum_timeout_s,
         )
+        if needed > 1 and self._version < quorum.MUTATES_LAST_QUORUM_PART:
+            self._seal = QuorumSeal(
+                self._router,
+                self.database,
+                select_on=self._select_on,
+                send=lambda replica, statement, data: self._send(
+                    replica, statement, data, self._insert_settings
+                ),
+            )
 
     def _replica_pool(self, replica: Replica) -> queue.Queue[Client]:
         with self._shard_lock:

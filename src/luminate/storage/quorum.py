@@ -9,8 +9,10 @@ to another shard, see `shards.py`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Literal
 
+from luminate.storage.engine import Column
 from luminate.storage.errors import StorageError, StorageUnavailable
 from luminate.storage.sql import SettingValue
 
@@ -86,3 +88,30 @@ def insert_settings(quorum: int, timeout_s: float, *, parallel: bool) -> dict[st
         # Current servers: concurrent quorum inserts on a shard do not wait for each other.
         settings["insert_quorum_parallel"] = 1
     return settings
+
+
+# Servers before 20.3 never apply a mutation to the last part written with a quorum in each
+# partition (ClickHouse issue 7133, fixed by pull request 9463): a deletion would wait forever.
+MUTATES_LAST_QUORUM_PART = (20, 3)
+
+
+def last_quorum_partitions(last_part: str) -> list[str]:
+    """The partitions named in a table's `quorum/last_part` ZooKeeper node ("version: 2",
+    "parts count: N", then one `<partition id>\\t<part name>` line per partition)."""
+    return [line.split("\t", 1)[0] for line in last_part.splitlines() if "\t" in line]
+
+
+def seal_rows(partitions: Sequence[str], nonce: float) -> list[Column]:
+    """Columns (those of `writes.SAMPLE_COLUMNS`) of one marker row in each day partition
+    (`YYYYMMDD`): written with the quorum after a deletion on an old server, it becomes its
+    partition's last quorum part, so the deletion can proceed on the part it was waiting for.
+    Its tenant is empty, which no request can name, so no query ever reads it. Its value is
+    `nonce`, different for every seal: an identical block would be dropped as a duplicate."""
+    stamps = []
+    for partition in partitions:
+        if len(partition) == 8 and partition.isdigit():
+            day = datetime.strptime(partition, "%Y%m%d").replace(tzinfo=UTC)
+            stamps.append(int(day.timestamp() * 1000))
+    n = len(stamps)
+    empty: list[list[str]] = [[] for _ in range(n)]
+    return [[""] * n, [""] * n, stamps, [nonce] * n, empty, empty]

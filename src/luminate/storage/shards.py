@@ -78,31 +78,33 @@ class ShardRouter:
         with self._lock:
             return self._pins.get(token)
 
-    def insert(self, token: str, send: Callable[[Replica], None]) -> Shard:
-        """Store the batch through `send(replica)` on one shard; returns that shard. Raises
-        StorageUnavailable when every candidate refused it, or the error of an attempt whose
-        outcome is unknown (after which the token stays on that shard)."""
+    def insert(
+        self, token: str, send: Callable[[Replica], None], *, shard: Shard | None = None
+    ) -> Shard:
+        """Store the batch through `send(replica)` on one shard (`shard`, when given); returns
+        that shard. Raises StorageUnavailable when every candidate refused it, or the error of
+        an attempt whose outcome is unknown (after which the token stays on that shard)."""
         deadline = time.monotonic() + self._busy_wait_s
         tries = 0
         while True:
             pinned = self.pinned(token)
             refusals: list[InsertRefused] = []
-            for shard in self._candidates(token, pinned):
-                with self._slot(shard):
-                    for replica in shard.replicas:
+            for candidate in self._candidates(token, pinned or shard):
+                with self._slot(candidate):
+                    for replica in candidate.replicas:
                         try:
                             send(replica)
                         except InsertRefused as exc:
                             refusals.append(exc)
                             if not exc.busy:
-                                self._mark_trouble(shard)
+                                self._mark_trouble(candidate)
                             continue
                         except StorageError:
-                            self._pin(token, shard)
-                            self._mark_trouble(shard)
+                            self._pin(token, candidate)
+                            self._mark_trouble(candidate)
                             raise
                         self._unpin(token)
-                        return shard
+                        return candidate
             busy = any(r.busy for r in refusals)
             # A shard busy with another quorum insert is waited for, within the budget. A pinned
             # batch is not: its own unfinished quorum is the likely reason, and the caller's
@@ -113,9 +115,9 @@ class ShardRouter:
             tries += 1
             time.sleep(min(0.2, 0.005 * 2**tries) * (0.5 + random.random()))  # noqa: S311
 
-    def _candidates(self, token: str, pinned: Shard | None) -> list[Shard]:
-        if pinned is not None:
-            return [pinned]
+    def _candidates(self, token: str, only: Shard | None) -> list[Shard]:
+        if only is not None:
+            return [only]
         start = zlib.crc32(token.encode()) % len(self.shards)
         order = self.shards[start:] + self.shards[:start]
         now = time.monotonic()
