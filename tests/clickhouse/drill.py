@@ -8,6 +8,7 @@ node start/stop/kill, and SQL on a node. Where a node keeps its data is asked of
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import threading
 import time
@@ -176,20 +177,46 @@ def wipe(path: Path) -> None:
 
 
 def restore_replica(cluster: Cluster, node: int, sibling: int) -> None:
-    """Bring an emptied server back into its shard, as docs/operations.md says: its replicated
-    tables are attached with the definitions of a replica of the same shard (ATTACH, since the
-    replica's entry in ZooKeeper still exists), then the Distributed tables are created. The
-    replica then fetches every part from its sibling."""
+    """Bring an emptied server back into its shard as docs/operations.md says: the Distributed
+    tables first (they hold no data), then its replicated tables attached under a `_refill`
+    name with the definitions of a replica of the same shard (ATTACH, since the replica's entry
+    in ZooKeeper still exists). The replica refills from its sibling while reads skip it (the
+    table they look for is not there yet); `finish_restore` renames the tables once it has."""
     cluster.execute(node, f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    for name, engine, create in _tables(cluster, sibling):
+        if engine.startswith("Replicated"):
+            attach = re.sub(
+                rf"^CREATE TABLE (\S+)\.{name}\b", rf"ATTACH TABLE \1.{name}_refill", create
+            )
+            assert attach != create, create
+            cluster.execute(node, attach)
+        else:
+            cluster.execute(node, create)
+
+
+def finish_restore(cluster: Cluster, node: int, sibling: int, timeout_s: float = 90.0) -> None:
+    """Once the refilled table holds what its sibling holds, give it its real name."""
+
+    def refilled() -> bool:
+        sql = "SELECT count() FROM {}.{}"
+        mine = cluster.execute(node, sql.format(DATABASE, "samples_local_refill"))[0][0]
+        theirs = cluster.execute(sibling, sql.format(DATABASE, "samples_local"))[0][0]
+        return bool(mine == theirs)
+
+    wait_for(refilled, timeout_s, "the emptied replica to refill")
+    for name, engine, _ in _tables(cluster, sibling):
+        if engine.startswith("Replicated"):
+            cluster.execute(node, f"RENAME TABLE {DATABASE}.{name}_refill TO {DATABASE}.{name}")
+
+
+def _tables(cluster: Cluster, node: int) -> list[tuple[str, str, str]]:
     rows = cluster.execute(
-        sibling,
+        node,
         "SELECT name, engine, create_table_query FROM system.tables "
-        "WHERE database = %(db)s ORDER BY engine LIKE 'Replicated%%' DESC, name",
+        "WHERE database = %(db)s ORDER BY name",
         {"db": DATABASE},
     )
-    for _, engine, create in rows:
-        replicated = engine.startswith("Replicated")
-        cluster.execute(node, "ATTACH" + create.removeprefix("CREATE") if replicated else create)
+    return [(str(n), str(e), str(c)) for n, e, c in rows]
 
 
 def local_counts(cluster: Cluster, nodes: range = range(4)) -> list[int]:

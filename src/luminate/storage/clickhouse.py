@@ -57,6 +57,10 @@ def _connected(client: Client) -> None:
         connection.connect()
 
 
+def _is_deletion(sql: str) -> bool:
+    return sql.startswith("ALTER TABLE ") and " DELETE WHERE " in sql
+
+
 def _new_client(**options: object) -> Client:
     """The one place a driver client is made; tests that must not reach a server replace it."""
     return Client(**options)
@@ -193,7 +197,7 @@ class ClickHouseEngine:
                 client.execute(stmt.sql, settings=dict(stmt.settings))
             except Exception as exc:
                 raise _translate(exc, stmt.sql) from None
-        if self._seal is not None and " DELETE WHERE " in stmt.sql:
+        if self._seal is not None and _is_deletion(stmt.sql):
             self._seal.after_deletion()
 
     def _select_on(self, replica: Replica, sql: str) -> list[list[object]]:

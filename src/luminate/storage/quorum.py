@@ -28,6 +28,8 @@ REFUSED_CODES = frozenset(
     {
         TOO_FEW_LIVE_REPLICAS,
         UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE,
+        60,  # UNKNOWN_TABLE: e.g. a replica being refilled under another name
+        81,  # UNKNOWN_DATABASE: a server that came back empty
         202,  # TOO_MANY_SIMULTANEOUS_QUERIES: refused at admission
         225,  # NO_ZOOKEEPER: a replicated table refuses inserts before writing
         242,  # TABLE_IS_READ_ONLY: same (ZooKeeper session lost)
