@@ -219,6 +219,22 @@ def _tables(cluster: Cluster, node: int) -> list[tuple[str, str, str]]:
     return [(str(n), str(e), str(c)) for n, e, c in rows]
 
 
+def wait_shard_ready(cluster: Cluster, node: int, timeout_s: float = 60.0) -> None:
+    """The node's replica is active, sees every replica of its shard active, and has nothing
+    left to fetch: quorum inserts there complete promptly again."""
+
+    def ready() -> bool:
+        rows = cluster.execute(
+            node,
+            "SELECT is_readonly, active_replicas, total_replicas, queue_size "
+            "FROM system.replicas WHERE database = %(db)s AND table = 'samples_local'",
+            {"db": DATABASE},
+        )
+        return bool(rows) and rows[0][0] == 0 and rows[0][1] == rows[0][2] and rows[0][3] == 0
+
+    wait_for(ready, timeout_s, f"clickhouse-{node} to rejoin its shard")
+
+
 def local_counts(cluster: Cluster, nodes: range = range(4)) -> list[int]:
     return [
         int(cluster.execute(i, f"SELECT count() FROM {DATABASE}.samples_local")[0][0])
