@@ -84,7 +84,7 @@ class Writer:
         with httpx.Client(base_url=self.proc.url, timeout=60) as client:
             while self.sent < max_batches and not self.stop.is_set():
                 self.write_one(client, headers)
-                time.sleep(0.01)
+                time.sleep(0.03)
 
     def write_one(self, client: httpx.Client, headers: dict[str, str]) -> int:
         batch = f"{self.name}-{self.sent}"
