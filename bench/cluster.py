@@ -3,6 +3,11 @@ same rows with the same driver (clickhouse-driver), on one server and on the 2x2
 run; then the three aggregate queries on the cluster.
 
     .venv/bin/python -m bench.cluster [--points 1000000] [--batch-size 5000] [--clients 4]
+        [--insert-quorum 1,majority]
+
+`--insert-quorum` ingests into the cluster once per value of LUMINATE_CLICKHOUSE_INSERT_QUORUM
+(each into a database of its own), so the cost of acknowledging only after a quorum of replicas
+holds a batch shows as throughput and request latency side by side.
 
 Servers are Debian's ClickHouse 18.16 started on loopback from the project's templates (see
 testbed/clickhouse/) and stopped at the end."""
@@ -41,12 +46,15 @@ class Target:
     name: str
     cluster: Cluster
     clustered: bool
+    database: str = DATABASE
+    insert_quorum: str = "majority"
 
     def env(self) -> dict[str, str]:
         env = {
             "LUMINATE_STORAGE_BACKEND": "clickhouse",
             "LUMINATE_CLICKHOUSE_HOSTS": ",".join(self.cluster.hosts),
-            "LUMINATE_CLICKHOUSE_DATABASE": DATABASE,
+            "LUMINATE_CLICKHOUSE_DATABASE": self.database,
+            "LUMINATE_CLICKHOUSE_INSERT_QUORUM": self.insert_quorum,
             "LUMINATE_CLICKHOUSE_USERNAME": self.cluster.user,
             "LUMINATE_CLICKHOUSE_PASSWORD": self.cluster.password,
             "LUMINATE_STORAGE_PROMOTED_DIMENSIONS": "customer_id,endpoint,region",
@@ -95,16 +103,16 @@ def _rows(data: DataSet, start: int, stop: int) -> list[list[Any]]:
     ]
 
 
-def _raw_client(job: tuple[list[str], str, str, DataSet, int, list[int], bool]) -> float:
+def _raw_client(job: tuple[list[str], str, str, DataSet, int, list[int], bool, str]) -> float:
     """One process inserting its batches; returns seconds spent inserting."""
-    hosts, user, password, data, batch_size, batches, clustered = job
+    hosts, user, password, data, batch_size, batches, clustered, database = job
     # Shards in turn, as Luminate writes to a cluster; the single server has one "shard".
     shards = [hosts[0::2], hosts[1::2]] if clustered else [hosts]
     clients = [
         Client(
             host=h.split(":")[0],
             port=int(h.split(":")[1]),
-            database=DATABASE,
+            database=database,
             user=user,
             password=password,
         )
@@ -138,6 +146,7 @@ def raw_insert(target: Target, data: DataSet, batch_size: int, clients: int) -> 
             batch_size,
             list(range(c, n, clients)),
             target.clustered,
+            target.database,
         )
         for c in range(clients)
     ]
@@ -154,7 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=5000)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--repetitions", type=int, default=30)
+    p.add_argument(
+        "--insert-quorum",
+        default="majority",
+        help="comma list of LUMINATE_CLICKHOUSE_INSERT_QUORUM values to ingest into the cluster "
+        "with (e.g. 1,majority: quorum off and on)",
+    )
     args = p.parse_args(argv)
+    quorums = [q.strip() for q in args.insert_quorum.split(",") if q.strip()]
     print("command:", " ".join([".venv/bin/python -m bench.cluster", *(argv or sys.argv[1:])]))
     with tempfile.TemporaryDirectory(prefix="luminate-bench-cluster-") as tmp:
         base = Path(tmp)
@@ -166,14 +182,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         try:
             rows = []
-            for target in (
-                Target("single server", single, False),
-                Target("2x2 cluster", cluster, True),
-            ):
+            targets = [Target("single server", single, False)] + [
+                Target(f"2x2, quorum {q}", cluster, True, f"{DATABASE}_q{q}", q) for q in quorums
+            ]
+            raws: dict[bool, float] = {}
+            for target in targets:
                 _migrate(target)
-                raw = raw_insert(
-                    target, DataSet(args.points, _now_ms()), args.batch_size, args.clients
-                )
+                if target.clustered not in raws:  # the raw insert knows no quorum: once each
+                    raws[target.clustered] = raw_insert(
+                        target, DataSet(args.points, _now_ms()), args.batch_size, args.clients
+                    )
+                raw = raws[target.clustered]
                 with running(base, target.name.replace(" ", "-"), target.env()) as server:
                     data = DataSet(args.points, _now_ms(), seed=7)
                     result = ingest(server, data, args.batch_size, args.clients)
@@ -184,10 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         measure(
                             server, window="1h", repetitions=args.repetitions, warmups=3, seed=1
                         )
-                        if target.clustered
+                        if target is targets[1]
                         else []
                     )
-                rows.append((target.name, raw, result.points_per_s, queries))
+                rows.append((target.name, raw, result, queries))
         finally:
             cluster.stop()
             single.stop()
@@ -195,9 +214,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\ningest, {args.points:,} points in batches of {args.batch_size:,}, "
         f"{args.clients} client processes"
     )
-    print(f"{'target':14} {'raw driver pts/s':>17} {'luminate pts/s':>15} {'ratio':>6}")
+    print(
+        f"{'target':20} {'raw driver pts/s':>17} {'luminate pts/s':>15} {'ratio':>6} "
+        f"{'request p50 ms':>15} {'p99 ms':>8}"
+    )
     for name, raw, lum, _ in rows:
-        print(f"{name:14} {raw:17,.0f} {lum:15,.0f} {lum / raw:6.2f}")
+        print(
+            f"{name:20} {raw:17,.0f} {lum.points_per_s:15,.0f} {lum.points_per_s / raw:6.2f} "
+            f"{lum.request_p50_ms:15.1f} {lum.request_p99_ms:8.1f}"
+        )
     for name, _, _, queries in rows:
         for q in queries:
             print(f"{name}: {q.name}: p50 {q.p50_ms:.1f} ms, p95 {q.p95_ms:.1f} ms")

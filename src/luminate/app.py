@@ -88,6 +88,8 @@ def build_storage(settings: Settings) -> Storage:
             writers=settings.write_concurrent_inserts,
             connect_timeout_s=settings.clickhouse_connect_timeout_seconds,
             cluster=cluster,
+            insert_quorum=settings.clickhouse_insert_quorum,
+            insert_quorum_timeout_s=settings.clickhouse_insert_quorum_timeout_seconds,
         )
         return Storage(
             server,

@@ -84,6 +84,23 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
             "Distributed table, DDL ON CLUSTER. Empty: one server, plain MergeTree."
         ),
     ] = ""
+    clickhouse_insert_quorum: Annotated[
+        Literal["majority"] | Annotated[int, msgspec.Meta(ge=1)],
+        _doc(
+            "On a cluster, a write is acknowledged once this many replicas of its shard hold "
+            "it: `majority` of each shard's replicas in system.clusters, or a number (1: once "
+            "one replica has it, no quorum). More than a shard's replicas stops `migrate` and "
+            "`serve` at start. See docs/operations.md for the trade-off.",
+            expect="`majority` or a whole number of replicas, at least 1",
+        ),
+    ] = "majority"
+    clickhouse_insert_quorum_timeout_seconds: Annotated[
+        PositiveFloat,
+        _doc(
+            "How long a write waits for its quorum before it is answered 503 (its batch may "
+            "still complete on that shard later)."
+        ),
+    ] = 10.0
     clickhouse_connect_timeout_seconds: Annotated[
         PositiveFloat, _doc("How long one connection attempt to one host may take.")
     ] = 2.0
@@ -357,6 +374,8 @@ class SettingSpec(msgspec.Struct, frozen=True):
     default: Any
     description: str
     secret: bool
+    # What a value must look like, where msgspec's own message would be cryptic (unions).
+    expect: str = ""
 
 
 def describe() -> list[SettingSpec]:
@@ -379,6 +398,7 @@ def describe() -> list[SettingSpec]:
                 default=default,
                 description=str(schema.get("description", "")),
                 secret=bool(extra.get("secret", False)),
+                expect=str(extra.get("expect", "")),
             )
         )
     return specs
@@ -395,6 +415,8 @@ def _type_name(t: msgspec.inspect.Type) -> str:
         return " | ".join(str(v) for v in t.values)
     if isinstance(t, msgspec.inspect.ListType):
         return "list (comma separated)"
+    if isinstance(t, msgspec.inspect.UnionType):
+        return " | ".join(_type_name(member) for member in t.types)
     return type(t).__name__.removesuffix("Type").lower()
 
 
@@ -427,7 +449,7 @@ def load_settings(
     try:
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"invalid setting: {_env_path(str(exc), specs)}") from exc
+        raise ConfigError(f"invalid setting: {_env_path(str(exc), specs, values)}") from exc
     return settings
 
 
@@ -450,9 +472,11 @@ def _read_file(path: str, fields: set[str]) -> dict[str, Any]:
     return {str(k): v for k, v in data.items()}
 
 
-def _env_path(message: str, specs: dict[str, SettingSpec]) -> str:
+def _env_path(message: str, specs: dict[str, SettingSpec], values: dict[str, Any]) -> str:
     """Rewrite msgspec's `$.field` path into the variable name the operator actually set."""
     for spec in specs.values():
+        if spec.expect and message.endswith(f"`$.{spec.field}`"):
+            return f"{spec.env}={values.get(spec.field)!r}: expected {spec.expect}"
         message = message.replace(f"`$.{spec.field}`", spec.env).replace(
             f"`$.{spec.field}[", f"{spec.env}["
         )

@@ -3,7 +3,7 @@
 The ConfigMaps carry exactly the files of deployments/clickhouse/; running the real pod-env.sh
 the StatefulSets start with, for every ordinal, gives the shards and replicas remote_servers lists
 and the ZooKeeper ids zoo.cfg lists; and Luminate's LUMINATE_CLICKHOUSE_* settings name those pods,
-that cluster and that user.
+that cluster and that user, with an insert quorum every shard can meet.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from deployments.clickhouse import render
+from luminate.settings import ConfigError, load_settings
+from luminate.storage import quorum
 from tests.deployment.app_contract import environment, luminate_containers
 from tests.deployment.manifests import REPO, Manifest, configmap, configmap_data, containers, find
 from tests.deployment.problems import Problem, path
@@ -325,4 +327,21 @@ def check_luminate_targets(manifests: list[Manifest]) -> list[Problem]:
                     f"{user!r} is not the user of users.xml and remote_servers",
                 )
             )
+    return problems
+
+
+def check_insert_quorum(manifests: list[Manifest]) -> list[Problem]:
+    """LUMINATE_CLICKHOUSE_INSERT_QUORUM is a value Luminate accepts and every shard of
+    remote_servers can meet (Luminate refuses to start otherwise); unset means a majority."""
+    cluster_name, shards, _ = _remote_servers(manifests)
+    replicas = [len(shard) for shard in shards]
+    problems = []
+    for m, where, container in luminate_containers(manifests):
+        env = environment(manifests, container)
+        name = "LUMINATE_CLICKHOUSE_INSERT_QUORUM"
+        try:
+            spec = load_settings({name: env[name]} if name in env else {}).clickhouse_insert_quorum
+            quorum.resolve(spec, replicas, cluster_name)
+        except (ConfigError, quorum.ImpossibleQuorum) as exc:
+            problems.append(Problem(m.source, f"{m.ref} {path(*where)} {name}", str(exc)))
     return problems

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.deployment import cluster_topology
+from tests.deployment.app_contract import environment, luminate_containers
 from tests.deployment.conftest import container, mutated
 from tests.deployment.manifests import OVERLAYS, Manifest
 from tests.deployment.problems import Problem, report
@@ -18,6 +19,7 @@ CHECKS = (
     cluster_topology.check_clickhouse_identity,
     cluster_topology.check_zookeeper_identity,
     cluster_topology.check_luminate_targets,
+    cluster_topology.check_insert_quorum,
 )
 CLICKHOUSE = "deployments/kubernetes/production/clickhouse-statefulset.yaml"
 ZOOKEEPER = "deployments/kubernetes/production/zookeeper-statefulset.yaml"
@@ -223,3 +225,37 @@ def test_luminate_must_name_the_configured_cluster_and_user(production: list[Man
         "LUMINATE_CLICKHOUSE_USERNAME",
         "LUMINATE_CLICKHOUSE_USERNAME",
     ]
+
+
+def test_production_acknowledges_a_write_once_both_replicas_hold_it(
+    production: list[Manifest],
+) -> None:
+    """2 of 2: a write survives the loss of either replica of its shard, disk included."""
+    _, shards, _ = cluster_topology._remote_servers(production)
+    assert {len(shard) for shard in shards} == {2}
+    for _, _, c in luminate_containers(production):
+        assert environment(production, c)["LUMINATE_CLICKHOUSE_INSERT_QUORUM"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3", "LUMINATE_CLICKHOUSE_INSERT_QUORUM=3 can never be met: shard 1 of cluster "),
+        ("all", "LUMINATE_CLICKHOUSE_INSERT_QUORUM='all': expected `majority` or a whole"),
+    ],
+)
+def test_a_quorum_the_cluster_cannot_meet_is_caught(
+    production: list[Manifest], value: str, message: str
+) -> None:
+    bad = mutated(
+        production,
+        "ConfigMap",
+        "luminate-config",
+        lambda doc: doc["data"].update(LUMINATE_CLICKHOUSE_INSERT_QUORUM=value),
+    )
+    problems = cluster_topology.check_insert_quorum(bad)
+    assert {p.file for p in problems} == {
+        "deployments/kubernetes/production/luminate-deployment.yaml",
+        "deployments/kubernetes/production/migration-job.yaml",
+    }
+    assert all(message in p.message for p in problems), report(problems, "quorum")

@@ -32,7 +32,7 @@ class Admin:
             tenant, topo.name(local), topo.on_cluster(), metric, before_ms, exclude
         )
         self._engine.execute(stmt)
-        wait_for_mutations(self._engine, self._topology.database, local)
+        wait_for_mutations(self._engine, self._topology.database, local, self._topology.cluster)
 
     def set_retention(self, tenant: str, metric: str | None, days: int) -> None:
         self._engine.insert(

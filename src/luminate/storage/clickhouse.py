@@ -4,11 +4,11 @@ Failover: every connection knows every host of LUMINATE_CLICKHOUSE_HOSTS; the dr
 the first that answers, starting at a different host per connection so load spreads.
 
 In a cluster, reads go through the Distributed tables while each insert goes straight to one
-shard's replicated local table (shards in turn, replicas of the shard tried until one takes
-it): the replica computes the series identity and promoted columns itself, the write is
-acknowledged once a replica stored it, and ZooKeeper replication copies it to the others. A
-retried insert goes to the same shard with the same deduplication token (or, on servers
-without tokens, the identical block, which replicated tables drop by content)."""
+shard's replicated local table: the replica computes the series identity and promoted columns
+itself, and the write is acknowledged once the insert quorum of the shard's replicas holds it
+(`quorum.py`). Which shard takes it, and where it goes when that shard cannot, is `shards.py`:
+a retried insert carries the same deduplication token (or, on servers without tokens, the
+identical block, which replicated tables drop by content)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,13 @@ from contextlib import contextmanager
 import msgspec
 from clickhouse_driver import Client, errors
 
+from luminate.storage import quorum
 from luminate.storage.engine import Column, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
+from luminate.storage.quorum import InsertRefused
 from luminate.storage.schema import parse_version
+from luminate.storage.seal import QuorumSeal
+from luminate.storage.shards import Replica, ShardRouter, shards_from_rows
 from luminate.storage.sql import (
     SettingValue,
     Statement,
@@ -47,6 +51,23 @@ def _translate(exc: Exception, sql: str) -> StorageError:
     if isinstance(exc, errors.SocketTimeoutError | errors.NetworkError | OSError | EOFError):
         return StorageUnavailable(f"ClickHouse unreachable: {exc}")
     return StorageError(f"{type(exc).__name__}: {exc} [statement: {sql[:200]}]")
+
+
+def _connected(client: Client) -> None:
+    """Make sure the client holds a live connection (a pooled one may point at a server that
+    went away), so that a failure to reach the server never happens after data was sent."""
+    connection = client.connection
+    try:
+        alive = bool(connection.connected and connection.ping())
+    except Exception:
+        alive = False
+    if not alive:
+        connection.disconnect()
+        connection.connect()
+
+
+def _is_deletion(sql: str) -> bool:
+    return sql.startswith("ALTER TABLE ") and " DELETE WHERE " in sql
 
 
 def _new_client(**options: object) -> Client:
@@ -71,6 +92,8 @@ class ClickHouseEngine:
         writers: int = 2,
         connect_timeout_s: float = 2.0,
         cluster: str | None = None,
+        insert_quorum: quorum.QuorumSpec = "majority",
+        insert_quorum_timeout_s: float = 10.0,
     ) -> None:
         if not hosts:
             raise StorageUnavailable("LUMINATE_CLICKHOUSE_HOSTS names no host")
@@ -90,8 +113,7 @@ class ClickHouseEngine:
             {"load_balancing": "in_order", "prefer_localhost_replica": 0} if cluster else {}
         )
         self._next = 0
-        self._shards: list[list[tuple[str, int]]] = []
-        self._shard_clients: dict[tuple[str, int], queue.Queue[Client]] = {}
+        self._shard_clients: dict[Replica, queue.Queue[Client]] = {}
         self._monitor: dict[tuple[str, int], queue.Queue[Client]] = {}
         self._shard_lock = threading.Lock()
         self._readers: queue.Queue[Client] = queue.Queue()
@@ -113,6 +135,19 @@ class ClickHouseEngine:
         self.idempotent_inserts = modern or cluster is not None
         self.content_dedup = not modern and cluster is not None
         self.min_timeout_s = 0.001 if modern else 1.0
+        self._quorum_spec = insert_quorum
+        self._quorum_timeout_s = insert_quorum_timeout_s
+        self._insert_settings: dict[str, SettingValue] = {}
+        self._router: ShardRouter | None = None
+        self._seal: QuorumSeal | None = None
+        # Replicas of a shard that hold a part before its insert returns (1: no quorum).
+        self.insert_quorum = 1
+        try:
+            # At start, so that an impossible quorum stops `migrate` and `serve` at once.
+            self._plan_inserts()
+        except BaseException:
+            self.close()
+            raise
 
     def _client(self, database: str | None = None) -> Client:
         """A client that tries every host, starting with the next one in turn."""
@@ -172,6 +207,15 @@ class ClickHouseEngine:
                 client.execute(stmt.sql, settings=dict(stmt.settings))
             except Exception as exc:
                 raise _translate(exc, stmt.sql) from None
+        if self._seal is not None and _is_deletion(stmt.sql):
+            self._seal.after_deletion()
+
+    def _select_on(self, replica: Replica, sql: str) -> list[list[object]]:
+        with self._conn(self._replica_pool(replica)) as client:
+            try:
+                return [list(r) for r in client.execute(sql)]
+            except Exception as exc:
+                raise _translate(exc, sql) from None
 
     def select(self, stmt: Statement | SystemStatement) -> SelectResult:
         sql = stmt.sql
@@ -207,7 +251,7 @@ class ClickHouseEngine:
         data: Sequence[Column],
         dedup_token: str,
     ) -> None:
-        settings: dict[str, SettingValue] = {}
+        settings = dict(self._insert_settings)
         if self.supports_dedup_token():
             settings["insert_deduplication_token"] = dedup_token
         if self.cluster is None:
@@ -218,34 +262,126 @@ class ClickHouseEngine:
                 except Exception as exc:
                     raise _translate(exc, statement) from None
             return
+        if self._router is None:
+            with self._shard_lock:
+                self._plan_inserts()
+        if self._router is None:
+            raise StorageError(f"cluster {self.cluster!r} is not in remote_servers")
         statement = (
             f"INSERT INTO {ident(self.database)}.{table.value}_local ({', '.join(columns)}) VALUES"
         )
-        replicas = self._shard_for(dedup_token)
+        if isinstance(table, SystemTable):
+            self._insert_coordination(statement, data, dedup_token)
+            return
+        self._router.insert(
+            dedup_token, lambda replica: self._send(replica, statement, data, settings)
+        )
+
+    def _insert_coordination(self, statement: str, data: Sequence[Column], token: str) -> None:
+        """Coordination rows (heartbeats, series snapshots) are soft state, replicated to every
+        server: any replica may take them, without a quorum (which 18.16 would make every later
+        deletion of them wait for), and the next beat repeats them anyway."""
+        assert self._router is not None
+        replicas = [r for shard in self._router.shards for r in shard.replicas]
+        start = zlib.crc32(token.encode()) % len(replicas)
         failure: StorageError | None = None
-        for replica in replicas:
+        for replica in replicas[start:] + replicas[:start]:
             with self._conn(self._replica_pool(replica)) as client:
                 try:
-                    client.execute(statement, list(data), columnar=True, settings=settings)
+                    client.execute(statement, list(data), columnar=True)
                     return
                 except Exception as exc:
                     failure = _translate(exc, statement)
                     if not isinstance(failure, StorageUnavailable):
                         raise failure from None
-        raise failure or StorageUnavailable("no replica of the shard answered")
+        raise failure or StorageUnavailable("no replica took the coordination rows")
 
-    def _shard_for(self, token: str) -> list[tuple[str, int]]:
-        """The replicas of the shard this batch goes to, in configuration order (the order reads
-        use). The shard follows from the token, so every retry of a batch lands on it."""
-        shards = self._cluster_shards()
-        return list(shards[zlib.crc32(token.encode()) % len(shards)])
+    def _send(
+        self,
+        replica: Replica,
+        statement: str,
+        data: Sequence[Column],
+        settings: dict[str, SettingValue],
+    ) -> None:
+        """One insert on one replica. Raises InsertRefused when none of it was stored."""
+        where = f"{replica[0]}:{replica[1]}"
+        with self._conn(self._replica_pool(replica)) as client:
+            try:
+                # Connecting apart from sending: a failure here stored nothing for sure.
+                _connected(client)
+            except errors.ServerException as exc:
+                failure = _translate(exc, statement)
+                if int(exc.code or 0) in quorum.REFUSED_CODES:
+                    raise InsertRefused(f"{where}: {failure}") from None
+                raise failure from None
+            except Exception as exc:
+                raise InsertRefused(f"{where}: {_translate(exc, statement)}") from None
+            try:
+                client.execute(statement, list(data), columnar=True, settings=settings)
+            except errors.ServerException as exc:
+                code = int(exc.code or 0)
+                failure = _translate(exc, statement)
+                if code in quorum.REFUSED_CODES:
+                    busy = code == quorum.UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
+                    raise InsertRefused(f"{where}: {failure}", busy=busy) from None
+                raise failure from None
+            except Exception as exc:
+                raise _translate(exc, statement) from None
+
+    def _plan_inserts(self) -> None:
+        """Resolve the insert quorum against the shards in system.clusters (ImpossibleQuorum
+        when it can never be met) and set up the shard router. A cluster that is not in
+        remote_servers is left to the schema check, which says so."""
+        if self.cluster is None:
+            self.insert_quorum = quorum.resolve(self._quorum_spec, [1], None)
+            return
+        rows = self._select(
+            self._admin,
+            "SELECT shard_num, host_name, port FROM system.clusters "
+            f"WHERE cluster = {quote(self.cluster)} ORDER BY shard_num, replica_num",
+            {},
+        ).rows
+        shards = shards_from_rows(msgspec.convert(rows, list[tuple[int, str, int]]))
+        if not shards:
+            return
+        needed = quorum.resolve(self._quorum_spec, [len(s.replicas) for s in shards], self.cluster)
+        parallel = bool(
+            self._select(
+                self._admin,
+                "SELECT count() FROM system.settings WHERE name = 'insert_quorum_parallel'",
+                {},
+            ).rows[0][0]
+        )
+        self._insert_settings = quorum.insert_settings(
+            needed, self._quorum_timeout_s, parallel=parallel
+        )
+        self.insert_quorum = needed
+        self._router = ShardRouter(
+            shards,
+            serial=needed > 1 and not parallel,
+            busy_wait_s=self._quorum_timeout_s,
+        )
+        if needed > 1 and self._version < quorum.MUTATES_LAST_QUORUM_PART:
+            self._seal = QuorumSeal(
+                self._router,
+                self.database,
+                select_on=self._select_on,
+                send=lambda replica, statement, data: self._send(
+                    replica, statement, data, self._insert_settings
+                ),
+            )
 
     def shards(self) -> list[list[tuple[str, int]]]:
         """The servers Luminate stores on, grouped by shard: the cluster's replicas, or the
         configured hosts as one shard (alternatives a connection fails over across)."""
         if self.cluster is None:
             return [list(self.hosts)]
-        return [list(s) for s in self._cluster_shards()]
+        if self._router is None:
+            with self._shard_lock:
+                self._plan_inserts()
+        if self._router is None:
+            raise StorageError(f"cluster {self.cluster!r} is not in remote_servers")
+        return [list(s.replicas) for s in self._router.shards]
 
     def select_on(
         self, server: tuple[str, int], stmt: SystemStatement, timeout_s: float
@@ -270,24 +406,7 @@ class ClickHouseEngine:
                 )
         return self._select(pool, stmt.sql, stmt.settings)
 
-    def _cluster_shards(self) -> list[list[tuple[str, int]]]:
-        with self._shard_lock:
-            if not self._shards:
-                rows = self._select(
-                    self._admin,
-                    "SELECT shard_num, host_name, port FROM system.clusters "
-                    f"WHERE cluster = {quote(self.cluster or '')} ORDER BY shard_num, replica_num",
-                    {},
-                ).rows
-                shards: dict[int, list[tuple[str, int]]] = {}
-                for shard, host, port in msgspec.convert(rows, list[tuple[int, str, int]]):
-                    shards.setdefault(shard, []).append((host, port))
-                if not shards:
-                    raise StorageError(f"cluster {self.cluster!r} is not in remote_servers")
-                self._shards = [shards[k] for k in sorted(shards)]
-            return self._shards
-
-    def _replica_pool(self, replica: tuple[str, int]) -> queue.Queue[Client]:
+    def _replica_pool(self, replica: Replica) -> queue.Queue[Client]:
         with self._shard_lock:
             pool = self._shard_clients.get(replica)
             if pool is None:

@@ -1,6 +1,6 @@
 """Waiting for mutations (`ALTER ... DELETE`), which are asynchronous on every server version:
-`mutations_sync` is not known to older servers, so the caller polls this host's
-`system.mutations` until none is left for the table."""
+`mutations_sync` is not known to older servers, so the caller polls `system.mutations` until
+none is left for the table."""
 
 from __future__ import annotations
 
@@ -15,13 +15,19 @@ MUTATION_TIMEOUT_S = 300.0
 
 
 def wait_for_mutations(
-    engine: Engine, database: str | None, table: str, timeout_s: float = MUTATION_TIMEOUT_S
+    engine: Engine,
+    database: str | None,
+    table: str,
+    cluster: str | None = None,
+    timeout_s: float = MUTATION_TIMEOUT_S,
 ) -> None:
-    """Return once this host has no unfinished mutation of `database.table` (None: the engine's
-    current database); StorageTimeout after `timeout_s`."""
+    """Return once this host (in a cluster: a replica of every shard) has no unfinished
+    mutation of `database.table` (None: the engine's current database); StorageTimeout after
+    `timeout_s`."""
     db = quote(database) if database else "currentDatabase()"
+    source = f"cluster({quote(cluster)}, system, mutations)" if cluster else "system.mutations"
     pending = SystemStatement(
-        "SELECT count() FROM system.mutations "
+        f"SELECT count() FROM {source} "
         f"WHERE database = {db} AND table = {quote(table)} AND is_done = 0"
     )
     deadline = time.monotonic() + timeout_s
