@@ -17,6 +17,7 @@ from starlette.routing import Route
 from luminate.admin.service import AdminService
 from luminate.auth.jwks import open_key_source
 from luminate.auth.tokens import TokenVerifier, check_algorithms, uses_secret
+from luminate.backup import routes as backup_routes
 from luminate.errors import (
     ErrorCode,
     LuminateError,
@@ -72,6 +73,7 @@ ROUTES = [
     Route("/api/v1/health", probes.health, methods=["GET"]),
     Route("/metrics", probes.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.openapi, methods=["GET"]),
+    *backup_routes.ROUTES,
 ]
 
 
@@ -163,6 +165,7 @@ def create_app(
                 await asyncio.to_thread(store.verify_schema)
             services = _services(settings, metrics, verifier, store, limits)
             app.state.services = services
+            app.state.backups = backup_routes.ServerBackups(settings, store)
             services.writes.batcher.start()
             maintenance = asyncio.create_task(
                 services.admin.maintain(settings.retention_check_interval_seconds)

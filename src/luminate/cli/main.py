@@ -1,4 +1,4 @@
-"""The `luminate` command: serve, migrate, token create, config show / docs, smoke-test."""
+"""The `luminate` command: serve, migrate, token create, config show / docs, smoke-test, backup."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import msgspec
 
 from luminate import __version__
-from luminate.cli import smoke
+from luminate.cli import backup, smoke
 from luminate.errors import LuminateError
 from luminate.settings import ConfigError, Settings, load_settings
 from luminate.storage.errors import StorageError
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     docs.set_defaults(run=_config_docs)
 
     smoke.register(sub)
+    backup.register(sub)
     return p
 
 
