@@ -1,0 +1,50 @@
+"""A real Prometheus Pushgateway (Debian's prometheus-pushgateway) on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from testbed.net import free_port, port_open
+from testbed.process import ManagedProcess
+
+BINARY = "prometheus-pushgateway"
+
+
+@dataclass
+class Pushgateway:
+    base_dir: Path
+    port: int = field(default_factory=free_port)
+    process: ManagedProcess | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 30.0) -> Pushgateway:
+        binary = shutil.which(BINARY)
+        if binary is None:
+            raise FileNotFoundError(f"{BINARY} not found: scripts/setup-tools.sh installs it")
+        argv = [binary, f"--web.listen-address=127.0.0.1:{self.port}"]
+        self.process = ManagedProcess("pushgateway", argv, self.base_dir / "pushgateway.log")
+        self.process.start().wait_until(lambda: port_open(self.port), timeout_s, "listening")
+        return self
+
+    def groups(self) -> list[dict[str, Any]]:
+        """The metric groups it holds (its /api/v1/metrics answer)."""
+        with urllib.request.urlopen(self.url + "/api/v1/metrics", timeout=5) as answer:  # noqa: S310
+            data: list[dict[str, Any]] = json.load(answer)["data"]
+            return data
+
+    def exposition(self) -> str:
+        """What Prometheus would scrape."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=5) as answer:  # noqa: S310
+            return str(answer.read().decode())
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout_s=10)
