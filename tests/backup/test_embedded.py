@@ -19,7 +19,7 @@ from tests.backup.cli import BackupCli
 from tests.e2e.server import LuminateProcess
 
 pytestmark = pytest.mark.e2e
-BACKUP_TOKEN = "backup-token-0123456789abcdef"  # noqa: S105  (a test's shared token)
+BACKUP_TOKEN = "backup-token-0123456789abcdef"
 
 
 def serving(tmp_path: Path, data_dir: Path, cli: BackupCli, name: str) -> LuminateProcess:
@@ -117,9 +117,7 @@ def test_a_backup_taken_while_writes_continue_holds_every_point_acknowledged_bef
             "timeRange": {"relative": "1h"},
             "limit": 100_000,
         }
-        resp = httpx.post(
-            f"{restored.url}/api/v1/query", json=body, headers=headers, timeout=60
-        )
+        resp = httpx.post(f"{restored.url}/api/v1/query", json=body, headers=headers, timeout=60)
         assert resp.status_code == 200, resp.text
         values = {int(r["value"]) for r in resp.json()["results"]}
     finally:

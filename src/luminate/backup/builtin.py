@@ -152,7 +152,9 @@ def short(message: str) -> str:
     """An engine error without the stack trace and build details it appends."""
     # The engine appends a stack trace and build details after the reason.
     message = message.split(", Stack trace", maxsplit=1)[0].split(" (version ", maxsplit=1)[0]
-    return message[:400]
+    message = message.split(" [statement: ", maxsplit=1)[0]
+    message = message.split(": While reading or decompressing", maxsplit=1)[0].strip()
+    return message.splitlines()[0][:400] if message else "unknown engine error"
 
 
 def captured_parts(index: bytes) -> dict[tuple[int, str, str], set[str]]:

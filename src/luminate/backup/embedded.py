@@ -24,6 +24,7 @@ from luminate.backup.fingerprint import (
 from luminate.backup.manifest import Manifest, PartitionSum, Strategy
 from luminate.backup.progress import Progress
 from luminate.storage.engine import Engine
+from luminate.storage.errors import StorageError
 from luminate.storage.sql import Table, ident, quote
 
 TABLES = (Table.SAMPLES.value, Table.RETENTION.value)
@@ -84,9 +85,16 @@ class EmbeddedBackend:
                     staging, manifest.database, source, operation, self.copier.attempts
                 )
             )
-            builtin.wait(staging.select, operation, "RESTORE", progress, self.copier.timeout_s)
-            progress.step("comparing the staged copy with the manifest")
-            problems = differences(manifest.partitions, sums(staging, manifest))
+            try:
+                builtin.wait(staging.select, operation, "RESTORE", progress, self.copier.timeout_s)
+                progress.step("comparing the staged copy with the manifest")
+                staged = sums(staging, manifest)
+            except (StorageError, BackupError) as exc:
+                raise VerificationFailed(
+                    f"backup {manifest.id} could not be read back ({builtin.short(str(exc))}); "
+                    "live data untouched"
+                ) from None
+            problems = differences(manifest.partitions, staged)
             if problems:
                 raise VerificationFailed(
                     f"backup {manifest.id} does not match its manifest; live data untouched: "
