@@ -40,6 +40,8 @@ def entries(store: ObjectStore) -> list[Entry]:
             continue  # not ours: leave it alone
         try:
             manifest = read(store, name) if store.exists(f"{name}/{MANIFEST}") else None
+            if manifest is None and next(store.keys(name), None) is None:
+                continue  # an empty directory some S3 servers keep after a delete
             out.append(Entry(name, when, manifest))
         except ManifestError as exc:
             out.append(Entry(name, when, None, str(exc)))
