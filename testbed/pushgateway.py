@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from testbed.net import free_port, port_open
-from testbed.process import ManagedProcess
+from testbed.process import ManagedProcess, ProcessError
 
 BINARY = "prometheus-pushgateway"
 
@@ -29,9 +30,16 @@ class Pushgateway:
         binary = shutil.which(BINARY)
         if binary is None:
             raise FileNotFoundError(f"{BINARY} not found: scripts/setup-tools.sh installs it")
-        argv = [binary, f"--web.listen-address=127.0.0.1:{self.port}"]
+        argv = [
+            binary,
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            # Debian's build persists to a shared file under /var/lib by default: another
+            # gateway's series would appear here, and ours there.
+            f"--persistence.file={self.base_dir / 'pushgateway.data'}",
+        ]
         self.process = ManagedProcess("pushgateway", argv, self.base_dir / "pushgateway.log")
         self.process.start().wait_until(lambda: port_open(self.port), timeout_s, "listening")
+        still_ours(self.process)
         return self
 
     def groups(self) -> list[dict[str, Any]]:
@@ -48,3 +56,10 @@ class Pushgateway:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop(timeout_s=10)
+
+
+def still_ours(process: ManagedProcess, settle_s: float = 0.3) -> None:
+    """A port found open may be another program's if ours failed to bind: ours must still run."""
+    time.sleep(settle_s)
+    if not process.running():
+        raise ProcessError(f"{process.name} exited after start:\n{process.tail()}")

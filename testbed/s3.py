@@ -16,6 +16,7 @@ from botocore.config import Config
 
 from testbed.net import free_port, port_open
 from testbed.process import ManagedProcess
+from testbed.pushgateway import still_ours
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -104,6 +105,7 @@ class S3Server:
         ]
         self.process = ManagedProcess("seaweedfs", argv, self.base_dir / "weed.log").start()
         self.process.wait_until(lambda: port_open(p["s3"]), timeout_s, "serving S3")
+        still_ours(self.process)
         self.process.wait_until(self._bucket_ready, timeout_s, f"holding bucket {self.bucket}")
         return self
 
