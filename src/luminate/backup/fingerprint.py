@@ -32,7 +32,7 @@ class PartSum:
 def columns_sql(database: str, table: str) -> str:
     return (
         "SELECT name, type, default_kind FROM system.columns "
-        f"WHERE database = {quote(database)} AND table = {quote(table)} ORDER BY position"
+        f"WHERE database = {quote(database)} AND table = {quote(table)}"
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from luminate.backup.errors import BackupError
 from luminate.backup.fingerprint import (
     Select,
+    active_parts_sql,
     by_partition,
     columns,
     part_sums,
@@ -119,6 +120,9 @@ def _freeze(
         before = _increments(root)
         server.execute(f"ALTER TABLE {name} FREEZE")
         made = sorted(_increments(root) - before, key=int)
+        if not made and not server.select(active_parts_sql(database, table)):
+            # An empty table: FREEZE writes no shadow directory at all.
+            return root / "shadow" / "none", []
         if len(made) != 1:
             raise BackupError(f"could not tell which shadow/ directory FREEZE of {name} made")
         frozen = root / "shadow" / made[0] / "data" / database / table
