@@ -42,7 +42,12 @@ def test_generator_literals_are_settings() -> None:
 
 def test_every_luminate_pod_gets_the_settings_it_needs(production: list[Manifest]) -> None:
     found = {m.ref: c for m, _, c in app_contract.luminate_containers(production)}
-    assert set(found) == {"Deployment/luminate", "Job/luminate-migrate"}
+    assert set(found) == {
+        "Deployment/luminate",
+        "Job/luminate-migrate",
+        "CronJob/clickhouse-backup",
+        "StatefulSet/clickhouse",
+    }
     env = app_contract.environment(production, found["Deployment/luminate"])
     assert env["LUMINATE_STORAGE_BACKEND"] == "clickhouse"
     assert env["ENVIRONMENT"] == "production"
@@ -112,6 +117,8 @@ def test_a_value_the_app_rejects_fails(production: list[Manifest]) -> None:
     assert {p.field for p in problems} == {
         CONTAINER,
         "Job/luminate-migrate spec.template.spec.containers[0]",
+        "CronJob/clickhouse-backup spec.jobTemplate.spec.template.spec.containers[0]",
+        "StatefulSet/clickhouse spec.template.spec.containers[1]",
     }
     assert all("settings do not load" in p.message for p in problems)
 

@@ -2,15 +2,18 @@
 mounted at the server's own path) for servers without a BACKUP statement. The coordinator
 (`luminate backup create|verify|restore`, `freeze.py`) asks one agent per shard to act.
 
+    GET  /healthz            200 while the agent answers (no token: the kubelet probes it)
     GET  /v1/identity        shard and replica (the server's macros), version, table rows
     POST /v1/jobs            {"op": snapshot | stage | promote | discard | sums, ...}: 202 {job}
     GET  /v1/jobs/{id}       progress and outcome
 
-Every route needs `Authorization: Bearer <LUMINATE_BACKUP_TOKEN_FILE's token>`."""
+Every other route needs `Authorization: Bearer <LUMINATE_BACKUP_TOKEN_FILE's token>`."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -45,12 +48,35 @@ class Job(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class Agent:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    """The engine is opened on first use, so the agent (and the pod's readiness) does not
+    depend on the server being up when the pod starts."""
+
+    def __init__(self, settings: Settings, connect: Callable[[], Engine]) -> None:
         self.settings = settings
-        self.engine = engine
         self.token = read_token(settings.backup_token_file)
         self.jobs = Jobs()
-        self.server = parts.Server(lambda sql: engine.select(sql).rows, engine.execute)
+        self._connect = connect
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        self.server = parts.Server(self._select, self._execute)
+
+    def _select(self, sql: str) -> list[list[Any]]:
+        return self.engine.select(sql).rows
+
+    def _execute(self, sql: str) -> None:
+        self.engine.execute(sql)
+
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._connect()
+            return self._engine
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.close()
 
     def identity(self, database: str, tables: list[str]) -> dict[str, Any]:
         macros = {
@@ -148,8 +174,12 @@ def create_agent_app(agent: Agent) -> Starlette:
             return _error(404, "not_found", f"no job {request.path_params['id']!r}")
         return JSONResponse(msgspec.to_builtins(state))
 
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "alive"})
+
     return Starlette(
         routes=[
+            Route("/healthz", healthz, methods=["GET"]),
             Route("/v1/identity", identity, methods=["GET"]),
             Route("/v1/jobs", start, methods=["POST"]),
             Route("/v1/jobs/{id}", follow, methods=["GET"]),
@@ -165,16 +195,21 @@ def serve(settings: Settings) -> None:
     from luminate.storage.clickhouse import ClickHouseEngine, parse_hosts  # noqa: PLC0415
 
     configure_logging(settings.log_level)
-    engine = ClickHouseEngine(
-        parse_hosts(settings.clickhouse_hosts),
-        database="default",
-        user=settings.clickhouse_username,
-        password=settings.clickhouse_secret(),
-        pool_size=1,
-        writers=1,
-        connect_timeout_s=settings.clickhouse_connect_timeout_seconds,
-    )
-    agent = Agent(settings, engine)
+    hosts = parse_hosts(settings.clickhouse_hosts)
+    password = settings.clickhouse_secret()
+
+    def connect() -> Engine:
+        return ClickHouseEngine(
+            hosts,
+            database="default",
+            user=settings.clickhouse_username,
+            password=password,
+            pool_size=1,
+            writers=1,
+            connect_timeout_s=settings.clickhouse_connect_timeout_seconds,
+        )
+
+    agent = Agent(settings, connect)
     log.info("backup agent", extra={"port": settings.backup_agent_port})
     try:
         uvicorn.run(
@@ -185,4 +220,4 @@ def serve(settings: Settings) -> None:
             access_log=False,
         )
     finally:
-        engine.close()
+        agent.close()

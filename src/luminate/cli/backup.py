@@ -41,6 +41,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "create", "take a backup, then verify it (settings: LUMINATE_BACKUP_*)", _create
     )
     create.add_argument("--no-verify", action="store_true", help="skip the scratch restore")
+    create.add_argument(
+        "--prune",
+        action="store_true",
+        help="then delete backups past the retention (nothing to delete is not a failure)",
+    )
     command("list", "list backups (complete ones unless --all)", _list).add_argument(
         "--all", action="store_true", help="also failed and incomplete backups"
     )
@@ -130,12 +135,17 @@ def _create(args: argparse.Namespace) -> int:
         _push(settings, backend_name, False, time.monotonic() - began, 0, progress)
         raise
     _push(settings, backend_name, True, time.monotonic() - began, manifest.size_bytes, progress)
+    pruned: list[str] = []
+    if args.prune:
+        pruned = [e.id for e in service.prune(store, settings.backup_retention_days).deleted]
+        for backup_id in pruned:
+            progress.step(f"pruned {backup_id} (older than {settings.backup_retention_days} days)")
     verified = " and verified" if settings.backup_verify and not args.no_verify else ""
     _emit(
         args,
         f"backup {manifest.id} complete{verified}: {manifest.rows} rows, "
-        f"{manifest.size_bytes} bytes",
-        _summary(manifest),
+        f"{manifest.size_bytes} bytes" + (f"; pruned {', '.join(pruned)}" if pruned else ""),
+        {**_summary(manifest), "pruned": pruned},
     )
     return ExitCode.DONE
 
