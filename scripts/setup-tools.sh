@@ -10,6 +10,7 @@ packages=(
   clickhouse-client #   its client, used by the cluster harness
   zookeeper         #   the cluster's coordination ensemble
   shellcheck        # lint of every shell script the project ships
+  prometheus-pushgateway # tests/backup: the backup job's metrics pushed to a real Pushgateway
 )
 
 missing=()

@@ -5,9 +5,12 @@ and the other replicas catch up by replication. Same data, same answers."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +23,7 @@ from tests.clickhouse.harness import Cluster
 from tests.e2e.server import LuminateProcess
 
 pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
 DATABASE = "luminate_backup_test"
 TOKEN = "agent-token-0123456789abcdef"
 
@@ -82,6 +86,25 @@ def _server(cli: BackupCli, tmp_path: Path, name: str) -> LuminateProcess:
     return proc.start()
 
 
+def _script(cli: BackupCli, name: str, *args: str) -> dict[str, Any]:
+    """The seed's wrapper scripts, with the seed's variables."""
+    env = cli.env(
+        BACKUP_BUCKET=cli.env()["LUMINATE_BACKUP_BUCKET"],
+        LUMINATE=str(Path(sys.executable).parent / "luminate"),
+    )
+    out = subprocess.run(
+        [str(REPO / "scripts" / name), *args, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
 def _per_replica(cluster: Cluster) -> list[int]:
     return [
         int(cluster.execute(i, f"SELECT count() FROM {DATABASE}.samples_local")[0][0])
@@ -103,13 +126,13 @@ def test_cluster_backup_restores_into_a_wiped_cluster(
     replicas = _per_replica(cluster)
     assert replicas[0] == replicas[1] and replicas[2] == replicas[3]
 
-    created = cli.ok("create")
+    created = _script(cli, "backup-clickhouse.sh")
     assert created["strategy"] == "freeze"
     assert created["rows"] == sum(len(p) for p in data.points.values())
     assert created["server_version"].startswith("18.16")
 
     cluster.execute(0, f"DROP DATABASE {DATABASE} ON CLUSTER {cluster.cluster_name}")
-    restored = cli.ok("restore", created["id"])
+    restored = _script(cli, "restore-clickhouse.sh", created["id"])
     assert restored["restored_rows"] == created["rows"]
     assert _per_replica(cluster) == replicas
 

@@ -36,7 +36,9 @@ def test_manifests_agree_with_the_app(
 
 def test_generator_literals_are_settings() -> None:
     files = [KUBERNETES / o / "kustomization.yaml" for o in OVERLAYS]
-    problems = app_contract.check_generator_literals(files, {"luminate-config"})
+    problems = app_contract.check_generator_literals(
+        files, {"luminate-config", "luminate-backup-config"}
+    )
     assert not problems, report(problems, "configMapGenerator literals")
 
 
