@@ -73,7 +73,6 @@ ROUTES = [
     Route("/api/v1/health", probes.health, methods=["GET"]),
     Route("/metrics", probes.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.openapi, methods=["GET"]),
-    *backup_routes.ROUTES,
 ]
 
 
@@ -187,7 +186,8 @@ def create_app(
                 store.close()
 
     return Starlette(
-        routes=ROUTES,
+        # The backup routes are for operators (their own token), not part of the tenant API.
+        routes=[*ROUTES, *backup_routes.ROUTES],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(RequestMiddleware, metrics=metrics),

@@ -124,3 +124,32 @@ def test_a_backup_taken_while_writes_continue_holds_every_point_acknowledged_bef
         restored.stop()
     assert set(range(max(before) + 1)) <= values
     assert created["rows"] == len(values)
+
+
+def test_the_backup_routes_need_the_backup_token(
+    tmp_path: Path, cli: BackupCli, server: LuminateProcess
+) -> None:
+    url = f"{server.url}/internal/v1/backups"
+    missing = httpx.post(url, timeout=10)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (401, "missing_token")
+    wrong = httpx.post(url, headers={"Authorization": "Bearer not-the-token"}, timeout=10)
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "invalid_token")
+    tenant_token = httpx.post(url, headers=server.headers("acme", "admin"), timeout=10)
+    assert tenant_token.status_code == 401
+    good = {"Authorization": f"Bearer {BACKUP_TOKEN}"}
+    unknown = httpx.get(f"{url}/jobs/nope", headers=good, timeout=10)
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    assert httpx.get(url, headers=good, timeout=10).status_code == 405
+
+
+def test_without_a_backup_token_the_routes_do_not_exist(tmp_path: Path) -> None:
+    proc = LuminateProcess(tmp_path / "data", tmp_path / "plain.log").start()
+    try:
+        answer = httpx.post(
+            f"{proc.url}/internal/v1/backups",
+            headers={"Authorization": f"Bearer {BACKUP_TOKEN}"},
+            timeout=10,
+        )
+    finally:
+        proc.stop()
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found")
