@@ -116,16 +116,26 @@ def _wait_for_objects(s3: S3Server, prefix: str, timeout_s: float = 120) -> str:
     raise AssertionError("the backup wrote nothing")
 
 
-def test_a_backup_killed_midway_is_never_restorable(s3: S3Server, tmp_path: Path) -> None:
+def _freeze(s3: S3Server) -> None:
+    """Stop S3 where it is (SIGSTOP): the backup can neither finish nor fail meanwhile."""
+    assert s3.process is not None
+    s3.process.signal(signal.SIGSTOP)
+
+
+def test_a_backup_killed_midway_is_never_restorable(own_s3: S3Server, tmp_path: Path) -> None:
+    s3 = own_s3
     cli = BackupCli(s3, tmp_path / "data")
-    store.fill(cli.data_dir, rows=20_000, parts=40)
+    store.fill(cli.data_dir, rows=400_000, parts=80)
     good = cli.ok("create", "--no-verify")["id"]
     proc = _start_create(cli, tmp_path / "create.log")
     try:
         partial = _wait_for_objects_after(s3, cli.prefix, good)
+        _freeze(s3)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(30)
+        assert s3.process is not None
+        s3.process.signal(signal.SIGCONT)
     assert partial != good
     assert [b["id"] for b in cli.ok("list")["backups"]] == [good]
     states = {b["id"]: b["state"] for b in cli.ok("list", "--all")["backups"]}
@@ -159,10 +169,11 @@ def test_a_backup_whose_s3_goes_away_fails_and_is_not_restorable(
     own_s3: S3Server, tmp_path: Path
 ) -> None:
     cli = BackupCli(own_s3, tmp_path / "data")
-    store.fill(cli.data_dir, rows=20_000, parts=40)
+    store.fill(cli.data_dir, rows=400_000, parts=80)
     proc = _start_create(cli, tmp_path / "create.log")
     try:
         partial = _wait_for_objects(own_s3, cli.prefix)
+        _freeze(own_s3)
         own_s3.kill()
         assert proc.wait(180) == 1
     finally:
