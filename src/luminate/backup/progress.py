@@ -70,7 +70,9 @@ class Lines:
                 if total
                 else f"{_amount(done, unit)} so far"
             )
-            if self._bar:
+            if self._bar and not total:
+                self._out.write(f"\r\033[K  {text}")
+            elif self._bar:
                 width = 30
                 filled = int(width * min(share, 1.0))
                 line = f"\r\033[K  [{'#' * filled}{'.' * (width - filled)}] {text}"
