@@ -187,7 +187,9 @@ class BuiltinBackup:
         dest = destination(self.store.location, self.credentials, backup_id)
         operation = f"luminate-{backup_id}-{uuid.uuid4().hex[:8]}"
         progress.step(f"BACKUP of {', '.join(target.tables)} to {self.store.location.describe()}")
-        for sql in merges_sql(target, start=False):
+        # On a server, a paused merge outlives the client that paused it: a run killed before its
+        # `finally` would leave merges off, so each run first undoes that (runs never overlap).
+        for sql in merges_sql(target, start=True) + merges_sql(target, start=False):
             target.execute(sql)
         try:
             target.execute(backup_sql(target, dest, operation, self.attempts))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -28,7 +28,7 @@ from luminate.backup.progress import Progress
 from luminate.backup.remote import Remote
 from luminate.backup.tokens import read_token
 from luminate.settings import Settings
-from luminate.storage.sql import Table
+from luminate.storage.sql import Table, quote
 from luminate.storage.store import Storage
 
 JOBS = "/v1/jobs"
@@ -51,6 +51,7 @@ class FreezeBackend:
     timeout_s: float
     name: str = "clickhouse"
     strategy: Strategy = Strategy.FREEZE
+    unreachable: list[str] = field(default_factory=list)
 
     @classmethod
     def from_settings(
@@ -64,17 +65,27 @@ class FreezeBackend:
         token = read_token(settings.backup_token_file)
         tables = ",".join(_tables(storage))
         replicas = []
+        unreachable = []
         for url in settings.backup_agent_urls:
             remote = Remote(url, token)
-            found = remote.call(
-                "GET", f"/v1/identity?database={storage.topology.database}&tables={tables}"
-            )
+            try:
+                found = remote.call(
+                    "GET", f"/v1/identity?database={storage.topology.database}&tables={tables}"
+                )
+            except BackupError as exc:
+                # Another replica of the same shard may serve; shards() says if none does.
+                unreachable.append(str(exc))
+                continue
             if not str(found.get("shard", "")).isdigit():
                 raise BackupError(f"agent {url} reports no shard macro: {found}")
             replicas.append(
                 Replica(remote, int(found["shard"]), str(found["replica"]), found["rows"])
             )
-        return cls(storage, store, replicas, float(settings.backup_timeout_seconds))
+        if not replicas:
+            raise BackupError(f"no backup agent answers: {'; '.join(unreachable)}")
+        backend = cls(storage, store, replicas, float(settings.backup_timeout_seconds))
+        backend.unreachable = unreachable
+        return backend
 
     @property
     def database(self) -> str:
@@ -91,14 +102,15 @@ class FreezeBackend:
         wanted = self._cluster_shards()
         missing = sorted(wanted - out.keys())
         if missing:
-            raise BackupError(f"no agent answers for shard(s) {missing} of the cluster")
+            why = f" ({'; '.join(self.unreachable)})" if self.unreachable else ""
+            raise BackupError(f"no agent answers for shard(s) {missing} of the cluster{why}")
         return dict(sorted(out.items()))
 
     def _cluster_shards(self) -> set[int]:
         if not self.cluster:
             return {min(r.shard for r in self.replicas)}
         rows = self.storage.engine.select(
-            f"SELECT DISTINCT shard_num FROM system.clusters WHERE cluster = '{self.cluster}'"
+            f"SELECT DISTINCT shard_num FROM system.clusters WHERE cluster = {quote(self.cluster)}"
         ).rows
         return {int(r[0]) for r in rows}
 

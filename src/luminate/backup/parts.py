@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from luminate.backup.errors import BackupError
 from luminate.backup.fingerprint import (
@@ -173,7 +173,9 @@ def stage(
         progress.step(f"downloading {table.name}: {len(mine)} files into {detached}")
         done = 0
         for obj in mine:
-            relative = obj.key[len(prefix) + len(table.name) + 2 :]
+            relative = PurePosixPath(obj.key[len(prefix) + len(table.name) + 2 :])
+            if len(relative.parts) != 2 or ".." in relative.parts or relative.is_absolute():
+                raise BackupError(f"object {obj.key} is not <part>/<file> of {table.name}")
             target = detached / relative
             store.download(_relative_key(store, obj.key), target, obj.sha256, lambda n: None)
             done += obj.size

@@ -7,7 +7,9 @@ configuration error, 3 nothing to do (no backup to verify, nothing to prune)."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,8 +69,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent.set_defaults(run=lambda args: _guarded(_agent, args))
 
 
+def _terminated(signum: int, frame: object) -> None:
+    # A Job past its deadline gets SIGTERM: unwind, so that paused merges are resumed and a
+    # failed run is cleaned up and reported.
+    raise BackupError(f"stopped by signal {signal.Signals(signum).name}")
+
+
 def _guarded(run: Any, args: argparse.Namespace) -> int:
     """One line on stderr and a meaningful exit code for every failure, never a traceback."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         code: int = run(args)
     except (ConfigError, UsageError) as exc:
