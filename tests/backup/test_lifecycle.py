@@ -125,7 +125,8 @@ def _freeze(s3: S3Server) -> None:
 def test_a_backup_killed_midway_is_never_restorable(own_s3: S3Server, tmp_path: Path) -> None:
     s3 = own_s3
     cli = BackupCli(s3, tmp_path / "data")
-    store.fill(cli.data_dir, rows=400_000, parts=80)
+    # Big enough that the backup is still writing when its first objects are listed.
+    store.fill_bulk(cli.data_dir, rows=3_000_000, parts=60)
     good = cli.ok("create", "--no-verify")["id"]
     proc = _start_create(cli, tmp_path / "create.log")
     try:
@@ -169,7 +170,8 @@ def test_a_backup_whose_s3_goes_away_fails_and_is_not_restorable(
     own_s3: S3Server, tmp_path: Path
 ) -> None:
     cli = BackupCli(own_s3, tmp_path / "data")
-    store.fill(cli.data_dir, rows=400_000, parts=80)
+    # Big enough that the backup is still writing when its first objects are listed.
+    store.fill_bulk(cli.data_dir, rows=3_000_000, parts=60)
     proc = _start_create(cli, tmp_path / "create.log")
     try:
         partial = _wait_for_objects(own_s3, cli.prefix)

@@ -75,14 +75,25 @@ BAD_SETTINGS = {
 }
 
 
+@pytest.fixture(scope="module")
+def bystander(
+    taken: tuple[BackupCli, str], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BackupCli, list[object]]:
+    """A store with data of its own that every bad command below must leave as it is."""
+    target = other_store(taken, tmp_path_factory.mktemp("bystander"), rows=300)
+    return target, store.inspect(target.data_dir)
+
+
 @pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
 def test_bad_settings_are_one_line_and_change_nothing(
-    taken: tuple[BackupCli, str], tmp_path: Path, case: str
+    taken: tuple[BackupCli, str],
+    bystander: tuple[BackupCli, list[object]],
+    tmp_path: Path,
+    case: str,
 ) -> None:
     source, backup = taken
     change, expected = BAD_SETTINGS[case]
-    target = other_store(taken, tmp_path, rows=300)
-    live = store.inspect(target.data_dir)
+    target, live = bystander
     overrides = dict(change)
     if "secret" in overrides:
         wrong = tmp_path / "wrong-secret"
