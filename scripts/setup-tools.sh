@@ -14,7 +14,7 @@ packages=(
   fonts-dejavu-core #   text in its screenshots (chromium itself pulls in no font)
   prometheus        # tests/monitoring: promtool (config, rules, unit tests) and a live Prometheus
   prometheus-alertmanager # tests/monitoring: amtool (config, routes) and a live Alertmanager
-  prometheus-pushgateway  # tests/monitoring: the backup metrics' Pushgateway, scraped live
+  prometheus-pushgateway  # tests/monitoring, tests/backup: the backup job's metrics
   haproxy           # tests/clickhouse, bench: the balancer in front of several luminate processes
 )
 

@@ -20,6 +20,7 @@ from luminate.auth.tokens import TokenVerifier, check_algorithms, uses_secret
 from luminate.health.service import Health
 from luminate.health.storage_probe import StorageProbe
 from luminate.http import api, errors, identity, openapi, probes, ui
+from luminate.http import backups as backup_routes
 from luminate.http.codec.write import WriteDecoder
 from luminate.http.context import Services
 from luminate.http.listeners import ListenerGate
@@ -177,6 +178,7 @@ def create_app(
             app.state.services = services
             coordination = _coordination(settings, store, services, metrics)
             await coordination.start()
+            app.state.backups = backup_routes.ServerBackups(settings, store)
             services.writes.batcher.start()
             maintenance = asyncio.create_task(
                 services.admin.maintain(settings.retention_check_interval_seconds)
@@ -204,7 +206,9 @@ def create_app(
                 store.close()
 
     return Starlette(
-        routes=[*ROUTES, *ui.routes()],  # ROUTES are the API's; the UI's are static files
+        # ROUTES are the tenant API's; the UI's are static files; the backup routes are for
+        # operators (their own token), not part of the tenant API.
+        routes=[*ROUTES, *ui.routes(), *backup_routes.ROUTES],
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(RequestMiddleware, metrics=metrics),

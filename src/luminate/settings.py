@@ -319,6 +319,76 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
             env="ENVIRONMENT",
         ),
     ] = "production"
+    backup_bucket: Annotated[
+        str,
+        _doc(
+            "S3 bucket backups go to, as `s3://bucket/prefix`, `bucket/prefix` or `bucket` "
+            "(scripts/backup-clickhouse.sh fills it from the seed's BACKUP_BUCKET)."
+        ),
+    ] = ""
+    backup_prefix: Annotated[
+        str, _doc("Key prefix of the backups in the bucket, when the bucket names none.")
+    ] = "luminate"
+    backup_s3_endpoint: Annotated[
+        str,
+        _doc("S3 endpoint URL of an S3-compatible server; empty: AWS S3 in the region."),
+    ] = ""
+    backup_s3_region: Annotated[str, _doc("S3 region of the bucket.")] = "us-east-1"
+    backup_s3_access_key_file: Annotated[
+        str,
+        _doc(
+            "File holding the S3 access key id (a mounted Secret). Empty with the secret key "
+            "file empty too: the pod's IAM role or the AWS_* chain."
+        ),
+    ] = ""
+    backup_s3_secret_key_file: Annotated[
+        str, _doc("File holding the S3 secret access key (a mounted Secret).")
+    ] = ""
+    backup_retention_days: Annotated[
+        Positive,
+        _doc("`backup prune` deletes backups older than this, never the newest complete one."),
+    ] = 30
+    backup_retry_attempts: Annotated[
+        Positive, _doc("Attempts per S3 request before a backup or restore step fails.")
+    ] = 5
+    backup_timeout_seconds: Annotated[
+        Positive, _doc("Longest one backup, verification or restore step may take.")
+    ] = 6 * 3600
+    backup_verify: Annotated[
+        bool, _doc("`backup create` restores every new backup into a scratch copy and checks it.")
+    ] = True
+    backup_pushgateway_url: Annotated[
+        str,
+        _doc(
+            "Prometheus Pushgateway the backup job pushes its metrics to "
+            "(job=luminate-backup); empty: no push."
+        ),
+    ] = ""
+    backup_token_file: Annotated[
+        str,
+        _doc(
+            "File holding the shared token of the backup routes of `luminate serve` "
+            "(embedded store) and of `luminate backup agent`; empty: those routes are off."
+        ),
+    ] = ""
+    backup_server_url: Annotated[
+        str,
+        _doc(
+            "Internal URL of the running `luminate serve` that owns the embedded store; "
+            "`backup create` asks it to take the backup when the store is in use."
+        ),
+    ] = ""
+    backup_agent_urls: Annotated[
+        list[str],
+        _doc(
+            "Backup agents beside the ClickHouse servers (comma list of URLs), for servers "
+            "without a BACKUP statement: one replica per shard is frozen and uploaded by its agent."
+        ),
+    ] = msgspec.field(default_factory=list)
+    backup_agent_port: Annotated[Port, _doc("Port `luminate backup agent` listens on.")] = 9465
+    backup_agent_host: Annotated[str, _doc("Address `luminate backup agent` listens on.")] = (
+        "0.0.0.0"  # noqa: S104
+    )
     log_level: Annotated[
         Literal["debug", "info", "warning", "error"], _doc("Lowest level logged (JSON lines).")
     ] = "info"

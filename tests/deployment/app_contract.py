@@ -34,7 +34,19 @@ PROBES = {"livenessProbe": "/healthz", "readinessProbe": "/readyz", "startupProb
 SECRET_FILES = {
     "serve": ("JWT_SECRET_FILE", "LUMINATE_CLICKHOUSE_PASSWORD_FILE"),
     "migrate": ("LUMINATE_CLICKHOUSE_PASSWORD_FILE",),
+    # The backup job and the agents beside the servers share the backup token.
+    "backup": ("LUMINATE_CLICKHOUSE_PASSWORD_FILE", "LUMINATE_BACKUP_TOKEN_FILE"),
 }
+# What each kind of workload runs: the API, the schema migration, the backup job, and the
+# backup agent beside each ClickHouse server.
+COMMANDS = {
+    "Deployment": ("serve",),
+    "Job": ("migrate",),
+    "CronJob": ("backup", "create"),
+    "StatefulSet": ("backup", "agent"),
+}
+# The backup agent writes into the server's data directory, so it runs as the server's user.
+AGENT_UID = 101
 IMAGE_ENTRYPOINT = (
     "luminate",
     "serve",
@@ -267,9 +279,11 @@ def check_commands(manifests: list[Manifest]) -> list[Problem]:
         )
         if result.returncode != 0:
             problems.append(Problem(m.source, field, f"`luminate {argv[1]}` is not a command"))
-        expected = "migrate" if m.kind == "Job" else "serve"
-        if argv[1] != expected:
-            problems.append(Problem(m.source, field, f"a {m.kind} runs `luminate {expected}`"))
+        expected = COMMANDS.get(m.kind, ("serve",))
+        if argv[1 : 1 + len(expected)] != expected:
+            problems.append(
+                Problem(m.source, field, f"a {m.kind} runs `luminate {' '.join(expected)}`")
+            )
     return problems
 
 
@@ -369,8 +383,9 @@ def check_security(manifests: list[Manifest]) -> list[Problem]:
         ctx = container.get("securityContext", {})
         capabilities = ctx.get("capabilities", {})
         seccomp = ctx.get("seccompProfile", pod_ctx.get("seccompProfile", {})).get("type")
+        uid = AGENT_UID if command(container)[1:3] == ("backup", "agent") else 1000
         rules = [
-            ("runAsUser", ctx.get("runAsUser", pod_ctx.get("runAsUser")) == 1000, "must be 1000"),
+            ("runAsUser", ctx.get("runAsUser", pod_ctx.get("runAsUser")) == uid, f"must be {uid}"),
             (
                 "runAsNonRoot",
                 ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")) is True,

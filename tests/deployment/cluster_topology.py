@@ -17,8 +17,16 @@ from typing import Any
 from deployments.clickhouse import render
 from luminate.settings import ConfigError, load_settings
 from luminate.storage import quorum
-from tests.deployment.app_contract import environment, luminate_containers
-from tests.deployment.manifests import REPO, Manifest, configmap, configmap_data, containers, find
+from tests.deployment.app_contract import command, environment, luminate_containers
+from tests.deployment.manifests import (
+    REPO,
+    Manifest,
+    configmap,
+    configmap_data,
+    containers,
+    find,
+    runs_luminate,
+)
 from tests.deployment.problems import Problem, path
 
 CLICKHOUSE_DIR = REPO / "deployments" / "clickhouse"
@@ -77,6 +85,8 @@ def check_clickhouse_mounts(manifests: list[Manifest]) -> list[Problem]:
         "users.xml": USERS_D / "users.xml",
     }
     for where, container in containers(sts):
+        if runs_luminate(container):
+            continue  # the backup agent beside the server reads no server configuration
         mounts = container.get("volumeMounts", [])
         found = {
             m.get("subPath"): PurePosixPath(m["mountPath"]) for m in mounts if m.get("subPath")
@@ -286,6 +296,17 @@ def check_luminate_targets(manifests: list[Manifest]) -> list[Problem]:
         hosts = [
             h.strip() for h in env.get("LUMINATE_CLICKHOUSE_HOSTS", "").split(",") if h.strip()
         ]
+        if command(container)[1:3] == ("backup", "agent"):
+            # FREEZE snapshots only the server it runs on: the agent talks to its own server.
+            if hosts != [f"localhost:{NATIVE_PORT}"]:
+                problems.append(
+                    Problem(
+                        m.source,
+                        f"{at} LUMINATE_CLICKHOUSE_HOSTS",
+                        f"{hosts} is not its own server, localhost:{NATIVE_PORT}",
+                    )
+                )
+            hosts = []
         names = []
         for host in hosts:
             name, _, port = host.rpartition(":")
@@ -301,7 +322,7 @@ def check_luminate_targets(manifests: list[Manifest]) -> list[Problem]:
                     )
                 )
             names.append(pod)
-        if sorted(names) != sorted(pods):
+        if sorted(names) != sorted(pods) and command(container)[1:3] != ("backup", "agent"):
             problems.append(
                 Problem(
                     m.source,

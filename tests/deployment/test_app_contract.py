@@ -36,13 +36,20 @@ def test_manifests_agree_with_the_app(
 
 def test_generator_literals_are_settings() -> None:
     files = [KUBERNETES / o / "kustomization.yaml" for o in OVERLAYS]
-    problems = app_contract.check_generator_literals(files, {"luminate-config"})
+    problems = app_contract.check_generator_literals(
+        files, {"luminate-config", "luminate-backup-config"}
+    )
     assert not problems, report(problems, "configMapGenerator literals")
 
 
 def test_every_luminate_pod_gets_the_settings_it_needs(production: list[Manifest]) -> None:
     found = {m.ref: c for m, _, c in app_contract.luminate_containers(production)}
-    assert set(found) == {"Deployment/luminate", "Job/luminate-migrate"}
+    assert set(found) == {
+        "Deployment/luminate",
+        "Job/luminate-migrate",
+        "CronJob/clickhouse-backup",
+        "StatefulSet/clickhouse",
+    }
     env = app_contract.environment(production, found["Deployment/luminate"])
     assert env["LUMINATE_STORAGE_BACKEND"] == "clickhouse"
     assert env["ENVIRONMENT"] == "production"
@@ -112,6 +119,8 @@ def test_a_value_the_app_rejects_fails(production: list[Manifest]) -> None:
     assert {p.field for p in problems} == {
         CONTAINER,
         "Job/luminate-migrate spec.template.spec.containers[0]",
+        "CronJob/clickhouse-backup spec.jobTemplate.spec.template.spec.containers[0]",
+        "StatefulSet/clickhouse spec.template.spec.containers[1]",
     }
     assert all("settings do not load" in p.message for p in problems)
 

@@ -219,12 +219,8 @@ def test_luminate_must_name_the_configured_cluster_and_user(production: list[Man
         ),
     )
     fields = sorted(p.field.rsplit(" ", 1)[1] for p in cluster_topology.check_luminate_targets(bad))
-    assert fields == [
-        "LUMINATE_CLICKHOUSE_CLUSTER",
-        "LUMINATE_CLICKHOUSE_CLUSTER",
-        "LUMINATE_CLICKHOUSE_USERNAME",
-        "LUMINATE_CLICKHOUSE_USERNAME",
-    ]
+    # The API, the migration, the backup job and the backup agent all read luminate-config.
+    assert fields == ["LUMINATE_CLICKHOUSE_CLUSTER"] * 4 + ["LUMINATE_CLICKHOUSE_USERNAME"] * 4
 
 
 def test_production_acknowledges_a_write_once_both_replicas_hold_it(
@@ -254,8 +250,11 @@ def test_a_quorum_the_cluster_cannot_meet_is_caught(
         lambda doc: doc["data"].update(LUMINATE_CLICKHOUSE_INSERT_QUORUM=value),
     )
     problems = cluster_topology.check_insert_quorum(bad)
+    # Every process that opens the cluster reads luminate-config: each would refuse to start.
     assert {p.file for p in problems} == {
         "deployments/kubernetes/production/luminate-deployment.yaml",
         "deployments/kubernetes/production/migration-job.yaml",
+        "deployments/kubernetes/production/backup-cronjob.yaml",
+        "deployments/kubernetes/production/clickhouse-statefulset.yaml",
     }
     assert all(message in p.message for p in problems), report(problems, "quorum")

@@ -15,7 +15,14 @@ from tests.deployment.schemas import CRD_MODULES
 
 SCRIPTS = [
     REPO / "scripts" / name
-    for name in ("fetch-crd-schemas.sh", "setup-checkov.sh", "sync-clickhouse-configmap.sh")
+    for name in (
+        "fetch-crd-schemas.sh",
+        "setup-checkov.sh",
+        "sync-clickhouse-configmap.sh",
+        "backup-clickhouse.sh",
+        "restore-clickhouse.sh",
+        "setup-tools.sh",
+    )
 ]
 SPEC = REPO / "tests" / "deployment" / "tools"
 

@@ -41,6 +41,7 @@ def test_sealed_secrets_provide_every_key_pods_read(
     read = {(name, key) for _, _, name, key in wiring.secret_references(built)}
     assert read == {
         ("luminate-secrets", "jwt-secret"),
+        ("luminate-secrets", "backup-token"),
         ("clickhouse-credentials", "password"),
         ("alertmanager-secrets", "pagerduty-oncall-routing-key"),
         ("alertmanager-secrets", "pagerduty-database-routing-key"),
@@ -133,6 +134,10 @@ def test_the_seeds_external_secret_misses_the_clickhouse_password(
     # Alertmanager's receiver keys are not the seed's concern.
     luminate = [m for m in production if m.name != "alertmanager"]
     problems = wiring.check_secret_references(luminate, [Manifest("seed.yaml", seed)])
+    # The seed has no backup token either (read by the backup job and the agents).
+    backup = [p for p in problems if "clickhouse-credentials" not in p.message]
+    assert len(backup) == 2 and all("backup-token" in p.message for p in backup)
+    problems = [p for p in problems if p not in backup]
     assert {(p.file, p.field) for p in problems} == {
         (DEPLOYMENT, "Deployment/luminate spec.template.spec.volumes[1].secret"),
         (
@@ -142,6 +147,14 @@ def test_the_seeds_external_secret_misses_the_clickhouse_password(
         (
             "deployments/kubernetes/production/clickhouse-statefulset.yaml",
             "StatefulSet/clickhouse spec.template.spec.containers[0].env[2]",
+        ),
+        (
+            "deployments/kubernetes/production/clickhouse-statefulset.yaml",
+            "StatefulSet/clickhouse spec.template.spec.volumes[0].secret",
+        ),
+        (
+            "deployments/kubernetes/production/backup-cronjob.yaml",
+            "CronJob/clickhouse-backup spec.jobTemplate.spec.template.spec.volumes[0].secret",
         ),
     }
     assert all("clickhouse-credentials" in p.message for p in problems)

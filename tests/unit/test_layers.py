@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "luminate.query",
             "luminate.admin",
             "luminate.health",
+            "luminate.backup",
         ),
     ),
     (

@@ -1,4 +1,4 @@
-"""The `luminate` command: serve, migrate, token create, config show / docs, smoke-test."""
+"""The `luminate` command: serve, migrate, token create, config show / docs, smoke-test, backup."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import msgspec
 
 from luminate import __version__
-from luminate.cli import smoke
+from luminate.cli import backup, smoke
 from luminate.loadtest import command as loadtest
 from luminate.model.errors import LuminateError
 from luminate.model.time import parse_duration
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
     smoke.register(sub)
     loadtest.register(sub)
+    backup.register(sub)
     return p
 
 

@@ -14,6 +14,8 @@ from luminate.model.errors import NotFound
 from luminate.settings import ConfigError, Settings
 
 INTERNAL_ONLY = frozenset({"/metrics", "/api/v1/health"})
+# Operator routes (backups of every tenant): internal port only, like the self-metrics.
+INTERNAL_PREFIX = "/internal/"
 PROBES = frozenset({"/healthz", "/readyz", "/startupz"})
 
 
@@ -30,7 +32,8 @@ class ListenerGate:
             server = scope.get("server") or ("", 0)
             internal = server[1] == self.internal_port
             path = scope["path"]
-            if internal != (path in INTERNAL_ONLY) and path not in PROBES:
+            internal_path = path in INTERNAL_ONLY or path.startswith(INTERNAL_PREFIX)
+            if internal != internal_path and path not in PROBES:
                 await error_response(NotFound(f"no endpoint at {path}"))(scope, receive, send)
                 return
         await self.app(scope, receive, send)

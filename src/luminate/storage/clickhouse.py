@@ -32,8 +32,8 @@ from luminate.storage.schema import parse_version
 from luminate.storage.seal import QuorumSeal
 from luminate.storage.shards import Replica, ShardRouter, shards_from_rows
 from luminate.storage.sql import (
+    AnyStatement,
     SettingValue,
-    Statement,
     SystemStatement,
     SystemTable,
     Table,
@@ -201,7 +201,7 @@ class ClickHouseEngine:
             except Exception as exc:
                 raise _translate(exc, "SELECT 1") from None
 
-    def execute(self, stmt: Statement | SystemStatement) -> None:
+    def execute(self, stmt: AnyStatement) -> None:
         with self._conn(self._admin) as client:
             try:
                 client.execute(stmt.sql, settings=dict(stmt.settings))
@@ -217,7 +217,7 @@ class ClickHouseEngine:
             except Exception as exc:
                 raise _translate(exc, sql) from None
 
-    def select(self, stmt: Statement | SystemStatement) -> SelectResult:
+    def select(self, stmt: AnyStatement) -> SelectResult:
         sql = stmt.sql
         settings = dict(stmt.settings)
         if "max_execution_time" in settings and self.min_timeout_s >= 1:

@@ -22,8 +22,8 @@ import msgspec
 from luminate.storage.engine import Column, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.sql import (
+    AnyStatement,
     SettingValue,
-    Statement,
     SystemStatement,
     SystemTable,
     Table,
@@ -166,14 +166,14 @@ class EmbeddedEngine:
             except Exception as exc:
                 raise _translate(exc, "SELECT 1") from None
 
-    def execute(self, stmt: Statement | SystemStatement) -> None:
+    def execute(self, stmt: AnyStatement) -> None:
         with self._conn(self._readers) as conn:
             try:
                 conn.query(stmt.sql + _settings_clause(stmt.settings), "CSV")
             except Exception as exc:
                 raise _translate(exc, stmt.sql) from None
 
-    def select(self, stmt: Statement | SystemStatement) -> SelectResult:
+    def select(self, stmt: AnyStatement) -> SelectResult:
         with self._conn(self._readers) as conn:
             try:
                 result = conn.query(stmt.sql + _settings_clause(stmt.settings), "JSONCompact")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from luminate.storage.sql import Statement, SystemStatement, SystemTable, Table
+from luminate.storage.sql import AnyStatement, SystemStatement, SystemTable, Table
 
 # An insert column, as the drivers take them.
 Column = Sequence[str] | Sequence[int] | Sequence[float] | Sequence[list[str]]
@@ -49,9 +49,9 @@ class Engine(Protocol):
     def ping(self) -> None:
         """Answers quickly even while every query slot is busy (readiness depends on it)."""
 
-    def execute(self, stmt: Statement | SystemStatement) -> None: ...
+    def execute(self, stmt: AnyStatement) -> None: ...
 
-    def select(self, stmt: Statement | SystemStatement) -> SelectResult: ...
+    def select(self, stmt: AnyStatement) -> SelectResult: ...
 
     def insert(
         self,

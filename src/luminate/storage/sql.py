@@ -133,6 +133,21 @@ def check_tenant_scoped(sql: str, tenant: str) -> None:
         raise TenantScopeViolation("statement names no tenant table")
 
 
+@dataclass(frozen=True)
+class MaintenanceStatement:
+    """Operator work over every tenant's rows at once: backups, restores and their checks. Never
+    built from a request; `purpose` names the operation (logs, errors). Only `luminate.backup`
+    makes these; a test keeps it so."""
+
+    sql: str
+    purpose: str
+    settings: dict[str, SettingValue] = field(default_factory=dict)
+
+
+# What an engine runs: one of the three checked statement types, never a plain string.
+AnyStatement = Statement | SystemStatement | MaintenanceStatement
+
+
 _DDL = re.compile(r"\s*(CREATE|DROP|ALTER)\s+(TABLE|DATABASE)\b", re.IGNORECASE)
 _DDL_ACTION = re.compile(r"\b(ADD\s+COLUMN|MODIFY\s+SETTING)\b", re.IGNORECASE)
 _READS_OR_CHANGES_ROWS = re.compile(
