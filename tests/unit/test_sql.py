@@ -174,3 +174,19 @@ def test_unit_tests_cannot_open_the_embedded_engine(tmp_path: Path) -> None:
 
     with pytest.raises((RuntimeError, StorageError), match=r"without @pytest\.mark\.storage"):
         EmbeddedEngine(str(tmp_path / "data"))
+
+
+def test_only_the_backup_builds_maintenance_statements() -> None:
+    """Statements over every tenant's rows are operator work: the backup package alone makes
+    them (the journal's recovery has its own named SystemStatement)."""
+    import ast
+
+    src = Path(__file__).resolve().parents[2] / "src" / "luminate"
+    makers = set()
+    for path in src.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == (
+                "MaintenanceStatement"
+            ):
+                makers.add(str(path.relative_to(src)))
+    assert makers == {"backup/maintenance.py"}
