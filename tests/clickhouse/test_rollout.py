@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -161,7 +162,7 @@ class Load:
 
     async def _read(self, client: httpx.AsyncClient, n: int, seq: int) -> None:
         if seq % 2:
-            body = {
+            body: dict[str, object] = {
                 "queryType": "aggregate",
                 "metricName": METRIC,
                 "timeRange": {"relative": "1h"},
@@ -340,7 +341,7 @@ def test_rolling_update_under_load_fails_no_request_and_loses_no_point(rig: Rig)
     stored = stored_values(rig.pods.server, tenant)
     duplicated = {v: n for v, n in stored.items() if n > 1}
     lost = [v for v in load.acked if v not in stored]
-    figures = {
+    figures: dict[str, Any] = {
         "requests": len(load.samples),
         "writes": sum(s.kind == "write" for s in load.samples),
         "queries": sum(s.kind == "query" for s in load.samples),
