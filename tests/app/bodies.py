@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -14,7 +12,8 @@ from typing import Any
 import httpx
 import zstandard
 
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.support.clock import now_ms
 
 TIMEOUT_S = 60.0
 SMALL_BODY_LIMIT = 65_536
@@ -38,14 +37,6 @@ DAY_MS = 86_400_000
 PROBE = "probe"
 
 Body = Callable[[], bytes]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def new_tenant() -> str:
-    return f"bad-{uuid.uuid4().hex[:12]}"
 
 
 def rfc3339(ms: int, offset_hours: int = 0) -> str:
@@ -111,14 +102,14 @@ def dims(n: int) -> dict[str, str]:
 
 
 def post(
-    proc: LuminateProcess,
+    proc: InProcessApp,
     path: str,
     tenant: str,
     content: bytes | Iterator[bytes],
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    return httpx.post(
-        proc.url + path,
+    return proc.client.post(
+        path,
         headers={**proc.headers(tenant), **(headers or {})},
         content=content,
         timeout=TIMEOUT_S,
@@ -126,32 +117,23 @@ def post(
 
 
 def write(
-    proc: LuminateProcess, tenant: str, content: bytes, headers: dict[str, str] | None = None
+    proc: InProcessApp,
+    tenant: str,
+    content: bytes | Iterator[bytes],
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     return post(proc, "/api/v1/write", tenant, content, headers)
 
 
-def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, body
-    assert error["code"] == code, body
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return body  # type: ignore[no-any-return]
-
-
-def stored_metrics(proc: LuminateProcess, tenant: str) -> dict[str, int]:
-    resp = httpx.get(
-        f"{proc.url}/api/v1/metrics", headers=proc.headers(tenant, "read"), timeout=TIMEOUT_S
+def stored_metrics(proc: InProcessApp, tenant: str) -> dict[str, int]:
+    resp = proc.client.get(
+        "/api/v1/metrics", headers=proc.headers(tenant, "read"), timeout=TIMEOUT_S
     )
     assert resp.status_code == 200, resp.text
     return {m["name"]: m["points"] for m in resp.json()["metrics"]}
 
 
-def count(proc: LuminateProcess, tenant: str, metric: str = PROBE) -> int:
+def count(proc: InProcessApp, tenant: str, metric: str = PROBE) -> int:
     resp = post(
         proc,
         "/api/v1/query",
@@ -169,6 +151,6 @@ def count(proc: LuminateProcess, tenant: str, metric: str = PROBE) -> int:
     return sum(r["count"] for r in resp.json()["results"])
 
 
-def assert_nothing_stored(proc: LuminateProcess, tenant: str) -> None:
+def assert_nothing_stored(proc: InProcessApp, tenant: str) -> None:
     assert stored_metrics(proc, tenant) == {}
     assert count(proc, tenant) == 0

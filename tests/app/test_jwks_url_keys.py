@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.hardening import assert_error, claims, get_metrics, start
-from tests.e2e.server import LuminateProcess
+from luminate.storage.embedded import EmbeddedEngine
+from tests.app.hardening import (
+    claims,
+    get_metrics,
+)
+from tests.app.inprocess import InProcessApp, StartApp, serving
+from tests.support.errors import assert_error
 from tests.unit.test_jwks import (
     EC_A,
     EC_B,
@@ -45,38 +49,40 @@ def jwks_endpoint() -> Iterator[JwksServer]:
 
 @pytest.fixture(scope="module")
 def url_server(
-    tmp_path_factory: pytest.TempPathFactory, jwks_endpoint: JwksServer
-) -> Iterator[LuminateProcess]:
+    embedded_engine: EmbeddedEngine,
+    tmp_path_factory: pytest.TempPathFactory,
+    jwks_endpoint: JwksServer,
+) -> Iterator[InProcessApp]:
     """RS256/ES256 only (no HS secret at all), keys from a JWKS URL cached for 5 minutes: new
     keys arrive only through the early refetch for an unknown kid."""
-    proc = start(
+    with serving(
+        embedded_engine,
         tmp_path_factory.mktemp("url-server"),
         JWT_SECRET="",
         LUMINATE_JWT_ALGORITHMS="RS256,ES256",
         LUMINATE_JWT_JWKS_URL=jwks_endpoint.url,
         LUMINATE_JWT_JWKS_CACHE_SECONDS="300",
-    )
-    try:
-        yield proc.start()
-    finally:
-        proc.kill()
+    ) as app:
+        yield app
 
 
 # -- RS256 / ES256 from a JWKS URL --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("key", [RSA_A, EC_A], ids=lambda k: k.algorithm)
-def test_jwks_url_tokens_are_accepted(url_server: LuminateProcess, key: SigningKey) -> None:
+def test_jwks_url_tokens_are_accepted(url_server: InProcessApp, key: SigningKey) -> None:
     assert get_metrics(url_server, key.sign(claims())).status_code == 200
 
 
-def test_without_an_hs_algorithm_hs_tokens_are_refused(url_server: LuminateProcess) -> None:
-    error = assert_error(get_metrics(url_server, url_server.token("acme")), 401, "invalid_token")
+def test_without_an_hs_algorithm_hs_tokens_are_refused(url_server: InProcessApp) -> None:
+    error = assert_error(get_metrics(url_server, url_server.token("acme")), 401, "invalid_token")[
+        "error"
+    ]
     assert "'HS256' is not accepted" in error["message"]
 
 
 def test_a_key_added_at_the_url_is_fetched_early_for_its_kid(
-    url_server: LuminateProcess, jwks_endpoint: JwksServer
+    url_server: InProcessApp, jwks_endpoint: JwksServer
 ) -> None:
     new = EC_B.sign(claims())
     try:
@@ -88,13 +94,13 @@ def test_a_key_added_at_the_url_is_fetched_early_for_its_kid(
 
 
 def test_unknown_kids_do_not_hammer_the_jwks_server(
-    url_server: LuminateProcess, jwks_endpoint: JwksServer
+    url_server: InProcessApp, jwks_endpoint: JwksServer
 ) -> None:
     before = jwks_endpoint.fetches
     started = time.monotonic()
     for n in range(40):
         token = SigningKey(f"made-up-{n}", RSA_B.private, "RS256").sign(claims())
-        error = assert_error(get_metrics(url_server, token), 401, "invalid_token")
+        error = assert_error(get_metrics(url_server, token), 401, "invalid_token")["error"]
         assert f"'made-up-{n}' is not in the JWKS" in error["message"]
     elapsed = time.monotonic() - started
     # At most one early refetch per cooldown (5 s), plus one already due.
@@ -102,17 +108,15 @@ def test_unknown_kids_do_not_hammer_the_jwks_server(
 
 
 def test_removed_keys_stop_and_failed_fetches_keep_the_last_good_keys(
-    tmp_path: Path,
+    start_app: StartApp,
 ) -> None:
     endpoint = JwksServer(document(RSA_A.jwk(), EC_A.jwk()))
-    proc = start(
-        tmp_path,
-        LUMINATE_JWT_ALGORITHMS="RS256,ES256",
-        LUMINATE_JWT_JWKS_URL=endpoint.url,
-        LUMINATE_JWT_JWKS_CACHE_SECONDS="1",
-    )
     try:
-        proc.start()
+        proc = start_app(
+            LUMINATE_JWT_ALGORITHMS="RS256,ES256",
+            LUMINATE_JWT_JWKS_URL=endpoint.url,
+            LUMINATE_JWT_JWKS_CACHE_SECONDS="1",
+        )
         rsa, ec = RSA_A.sign(claims()), EC_A.sign(claims())
         assert get_metrics(proc, ec).status_code == 200
         endpoint.body = document(RSA_A.jwk())
@@ -130,5 +134,4 @@ def test_removed_keys_stop_and_failed_fetches_keep_the_last_good_keys(
         assert get_metrics(proc, rsa).status_code == 200
         assert "JWKS fetch failed; keeping the last good keys" in proc.log_path.read_text()
     finally:
-        proc.kill()
         endpoint.close()

@@ -8,18 +8,18 @@ from dataclasses import dataclass
 from typing import Any
 from unittest.mock import ANY
 
-from tests.e2e.bodies import (
+from tests.app.bodies import (
     DAY_MS,
     HOUR_MS,
     PROBE,
     dims,
     dumps,
     nested,
-    now_ms,
     point,
     rfc3339,
     without,
 )
+from tests.support.clock import now_ms
 
 
 @dataclass(frozen=True)

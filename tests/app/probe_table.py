@@ -7,8 +7,8 @@ from __future__ import annotations
 import gzip
 
 from luminate.model.points import PointErrorCode
-from tests.e2e.bodies import SMALL_POINTS_LIMIT
-from tests.e2e.probes import (
+from tests.app.bodies import SMALL_POINTS_LIMIT
+from tests.app.probes import (
     SERIES_CODES,
     Probe,
     every_point_code_batch,

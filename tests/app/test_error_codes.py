@@ -13,20 +13,20 @@ import pytest
 
 from luminate.model.errors import ErrorCode
 from luminate.model.points import PointErrorCode
-from tests.e2e.probe_table import PROBES
-from tests.e2e.probes import (
+from tests.app.inprocess import InProcessApp
+from tests.app.probe_table import PROBES
+from tests.app.probes import (
     TIMEOUT_S,
     Loaded,
     Observed,
     Probe,
     dumps,
-    new_tenant,
-    now_ms,
     point,
     query_body,
     write_body,
 )
-from tests.e2e.server import LuminateProcess
+from tests.support.clock import now_ms
+from tests.support.tenants import new_tenant
 
 QUERY_CONCURRENCY = 4  # the default LUMINATE_QUERY_CONCURRENCY: engine connections in the pool
 LOAD_POINTS = 300_000
@@ -79,24 +79,26 @@ def _load_body(first: int, count: int, start_ms: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def loaded(server: LuminateProcess) -> Loaded:
+def loaded(server: InProcessApp) -> Loaded:
     tenant, small_tenant = new_tenant(), new_tenant()
     start_ms = now_ms() - LOAD_SPAN_MS - 60_000
-    with httpx.Client(timeout=TIMEOUT_S) as client:
-        for first in range(0, LOAD_POINTS, LOAD_BATCH):
-            resp = client.post(
-                f"{server.url}/api/v1/write",
-                headers=server.headers(tenant, "write"),
-                content=_load_body(first, LOAD_BATCH, start_ms),
-            )
-            assert resp.status_code == 200, resp.text
-            assert resp.json()["accepted"] == LOAD_BATCH
+    client = server.client
+    for first in range(0, LOAD_POINTS, LOAD_BATCH):
         resp = client.post(
-            f"{server.url}/api/v1/write",
-            headers=server.headers(small_tenant, "write"),
-            content=write_body(point(value=7.25)),
+            "/api/v1/write",
+            headers=server.headers(tenant, "write"),
+            content=_load_body(first, LOAD_BATCH, start_ms),
+            timeout=TIMEOUT_S,
         )
         assert resp.status_code == 200, resp.text
+        assert resp.json()["accepted"] == LOAD_BATCH
+    resp = client.post(
+        "/api/v1/write",
+        headers=server.headers(small_tenant, "write"),
+        content=write_body(point(value=7.25)),
+        timeout=TIMEOUT_S,
+    )
+    assert resp.status_code == 200, resp.text
     return Loaded(server, tenant, start_ms, small_tenant, 7.25)
 
 
@@ -122,7 +124,7 @@ def _timeout_bodies(loaded: Loaded) -> tuple[Callable[[], bytes], ...]:
     return tuple((lambda a=a: heavy_query(loaded, a)) for a in aggregations)
 
 
-def run(probe: Probe, limited: LuminateProcess, loaded: Loaded | None) -> httpx.Response:
+def run(probe: Probe, limited: InProcessApp, loaded: Loaded | None) -> httpx.Response:
     if probe.on_loaded:
         assert loaded is not None
         probe = dataclasses.replace(probe, bodies=_timeout_bodies(loaded))
@@ -158,7 +160,7 @@ def loaded_if_needed(request: pytest.FixtureRequest) -> Loaded | None:
 
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.id)
 def test_probe_answers_its_code(
-    limited: LuminateProcess, loaded_if_needed: Loaded | None, probe: Probe
+    limited: InProcessApp, loaded_if_needed: Loaded | None, probe: Probe
 ) -> None:
     assert_answer(probe, run(probe, limited, loaded_if_needed))
 
@@ -170,7 +172,7 @@ def test_the_table_claims_every_reachable_code() -> None:
     assert all(reason.strip() for reason in UNREACHABLE_FROM_HTTP.values())
 
 
-def test_every_documented_code_is_observed(limited: LuminateProcess, loaded: Loaded) -> None:
+def test_every_documented_code_is_observed(limited: InProcessApp, loaded: Loaded) -> None:
     observed: Observed = set()
     for probe in PROBES:
         observed |= observed_in(run(probe, limited, loaded))
@@ -183,8 +185,8 @@ def test_every_documented_code_is_observed(limited: LuminateProcess, loaded: Loa
 
 
 def small_query(loaded: Loaded) -> httpx.Response:
-    return httpx.post(
-        f"{loaded.proc.url}/api/v1/query",
+    return loaded.proc.client.post(
+        "/api/v1/query",
         headers=loaded.proc.headers(loaded.small_tenant, "read"),
         content=query_body(),
         timeout=TIMEOUT_S,
@@ -194,8 +196,8 @@ def small_query(loaded: Loaded) -> httpx.Response:
 def heavy(loaded: Loaded, aggregation: str, timeout: str) -> httpx.Response:
     body = json.loads(heavy_query(loaded, aggregation))
     body["timeout"] = timeout
-    return httpx.post(
-        f"{loaded.proc.url}/api/v1/query",
+    return loaded.proc.client.post(
+        "/api/v1/query",
         headers=loaded.proc.headers(loaded.tenant, "read"),
         content=dumps(body),
         timeout=TIMEOUT_S,

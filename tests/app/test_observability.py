@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -13,7 +12,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.support.clock import now_ms
+from tests.support.logs import log_entries
+from tests.support.tenants import new_tenant
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -39,22 +41,14 @@ GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 LOG_WAIT_S = 10.0
 
 
-def new_tenant() -> str:
-    return f"obs-{uuid.uuid4().hex[:12]}"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def metrics_text(proc: LuminateProcess) -> str:
-    response = httpx.get(proc.url + "/metrics", timeout=10)
+def metrics_text(proc: InProcessApp) -> str:
+    response = proc.client.get("/metrics", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return response.text
 
 
-def scrape(proc: LuminateProcess) -> Samples:
+def scrape(proc: InProcessApp) -> Samples:
     out: Samples = {}
     for family in text_string_to_metric_families(metrics_text(proc)):
         for s in family.samples:
@@ -70,9 +64,9 @@ def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return sample(after, name, **labels) - sample(before, name, **labels)
 
 
-def write(proc: LuminateProcess, tenant: str, metrics: list[dict[str, Any]]) -> httpx.Response:
-    return httpx.post(
-        proc.url + "/api/v1/write",
+def write(proc: InProcessApp, tenant: str, metrics: list[dict[str, Any]]) -> httpx.Response:
+    return proc.client.post(
+        "/api/v1/write",
         json={"metrics": metrics},
         headers=proc.headers(tenant, "write"),
         timeout=30,
@@ -83,20 +77,11 @@ def point(name: str, value: float, **dimensions: str) -> dict[str, Any]:
     return {"name": name, "timestamp": now_ms() - 1000, "value": value, "dimensions": dimensions}
 
 
-def log_entries(proc: LuminateProcess) -> list[dict[str, Any]]:
-    entries = []
-    for line in proc.log_path.read_text().splitlines():
-        entry = json.loads(line)
-        assert isinstance(entry, dict), line
-        entries.append(entry)
-    return entries
-
-
-def wait_for_log(proc: LuminateProcess, request_id: str) -> dict[str, Any]:
+def wait_for_log(proc: InProcessApp, request_id: str) -> dict[str, Any]:
     """The access log line is written after the response; poll for it, bounded."""
     deadline = time.monotonic() + LOG_WAIT_S
     while True:
-        found = [e for e in log_entries(proc) if e.get("request_id") == request_id]
+        found = [e for e in log_entries(proc.log_path) if e.get("request_id") == request_id]
         if found:
             assert len(found) == 1, found
             return found[0]
@@ -104,22 +89,20 @@ def wait_for_log(proc: LuminateProcess, request_id: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
-def get(
-    proc: LuminateProcess, path: str, headers: Mapping[str, str] | None = None
-) -> httpx.Response:
-    return httpx.get(proc.url + path, headers=dict(headers or {}), timeout=10)
+def get(proc: InProcessApp, path: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    return proc.client.get(path, headers=dict(headers or {}), timeout=10)
 
 
 # -- probes -----------------------------------------------------------------------------------
 
 
-def test_healthz_answers_alive_without_auth(server: LuminateProcess) -> None:
+def test_healthz_answers_alive_without_auth(server: InProcessApp) -> None:
     response = get(server, "/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "alive"}
 
 
-def test_readyz_reports_storage_up(server: LuminateProcess) -> None:
+def test_readyz_reports_storage_up(server: InProcessApp) -> None:
     response = get(server, "/readyz")
     assert response.status_code == 200
     body = response.json()
@@ -128,13 +111,13 @@ def test_readyz_reports_storage_up(server: LuminateProcess) -> None:
     assert body["storage"]["backend"] == "embedded"
 
 
-def test_startupz_answers_started(server: LuminateProcess) -> None:
+def test_startupz_answers_started(server: InProcessApp) -> None:
     response = get(server, "/startupz")
     assert response.status_code == 200
     assert response.json() == {"status": "started"}
 
 
-def test_detailed_health_lists_components(server: LuminateProcess) -> None:
+def test_detailed_health_lists_components(server: InProcessApp) -> None:
     response = get(server, "/api/v1/health")
     assert response.status_code == 200
     body = response.json()
@@ -146,7 +129,7 @@ def test_detailed_health_lists_components(server: LuminateProcess) -> None:
     assert body["components"]["storage"]["status"] == "up"
 
 
-def test_api_endpoints_still_need_auth(server: LuminateProcess) -> None:
+def test_api_endpoints_still_need_auth(server: InProcessApp) -> None:
     assert get(server, "/api/v1/metrics").status_code == 401
 
 
@@ -154,15 +137,13 @@ def test_api_endpoints_still_need_auth(server: LuminateProcess) -> None:
 
 
 @pytest.mark.parametrize(("family", "kind"), sorted(FAMILIES.items()))
-def test_metrics_declares_every_design_family(
-    server: LuminateProcess, family: str, kind: str
-) -> None:
+def test_metrics_declares_every_design_family(server: InProcessApp, family: str, kind: str) -> None:
     lines = metrics_text(server).splitlines()
     assert any(line.startswith(f"# HELP {family} ") for line in lines), family
     assert f"# TYPE {family} {kind}" in lines
 
 
-def test_storage_gauges_and_build_info(server: LuminateProcess) -> None:
+def test_storage_gauges_and_build_info(server: InProcessApp) -> None:
     samples = scrape(server)
     version = get(server, "/api/v1/health").json()["version"]
     assert sample(samples, "luminate_storage_up") == 1.0
@@ -174,7 +155,7 @@ def test_storage_gauges_and_build_info(server: LuminateProcess) -> None:
     assert sample(samples, "process_start_time_seconds") > 0
 
 
-def test_route_labels_are_templates_never_raw_paths(server: LuminateProcess) -> None:
+def test_route_labels_are_templates_never_raw_paths(server: InProcessApp) -> None:
     tenant = new_tenant()
     headers = server.headers(tenant, "read")
     raw = f"rawseg_{uuid.uuid4().hex[:8]}"
@@ -191,7 +172,7 @@ def test_route_labels_are_templates_never_raw_paths(server: LuminateProcess) -> 
     ]
     before = scrape(server)
     for method, path, status, _ in requests:
-        response = httpx.request(method, server.url + path, headers=headers, timeout=10)
+        response = server.client.request(method, path, headers=headers, timeout=10)
         assert response.status_code == status, response.text
     text = metrics_text(server)
     after = scrape(server)
@@ -217,7 +198,7 @@ def test_route_labels_are_templates_never_raw_paths(server: LuminateProcess) -> 
         assert timed == 1, (method, route)
 
 
-def test_write_counters_move_by_exact_amounts(server: LuminateProcess) -> None:
+def test_write_counters_move_by_exact_amounts(server: InProcessApp) -> None:
     tenant = new_tenant()
     good = [point("obs_requests", float(i), host=f"h{i}") for i in range(7)]
     bad = [point(name, 1.0) for name in ("9starts_with_digit", "has-dash", "sp ace")]
@@ -251,7 +232,7 @@ def test_write_counters_move_by_exact_amounts(server: LuminateProcess) -> None:
     )
 
 
-def test_fully_rejected_write_ingests_nothing(server: LuminateProcess) -> None:
+def test_fully_rejected_write_ingests_nothing(server: InProcessApp) -> None:
     tenant = new_tenant()
     old = now_ms() - 30 * 24 * 3600 * 1000
     stale = [{"name": "obs_stale", "timestamp": old + i, "value": 1.0} for i in range(4)]
@@ -266,11 +247,11 @@ def test_fully_rejected_write_ingests_nothing(server: LuminateProcess) -> None:
     assert delta(before, after, "luminate_write_batch_size_count") == 0
 
 
-def test_queries_are_timed_per_backend(server: LuminateProcess) -> None:
+def test_queries_are_timed_per_backend(server: InProcessApp) -> None:
     tenant = new_tenant()
     before = scrape(server)
-    response = httpx.post(
-        server.url + "/api/v1/query",
+    response = server.client.post(
+        "/api/v1/query",
         json={
             "queryType": "aggregate",
             "metricName": "obs_requests",
@@ -289,7 +270,7 @@ def test_queries_are_timed_per_backend(server: LuminateProcess) -> None:
     assert delta(before, after, "luminate_storage_errors_total", op="query") == 0
 
 
-def test_active_series_gauge_follows_cardinality(server: LuminateProcess) -> None:
+def test_active_series_gauge_follows_cardinality(server: InProcessApp) -> None:
     tenant = new_tenant()
     points = [point("obs_series", float(i), host=f"h{i % 3}") for i in range(12)]
     assert write(server, tenant, points).status_code == 200
@@ -303,7 +284,7 @@ def test_active_series_gauge_follows_cardinality(server: LuminateProcess) -> Non
 # -- logs -------------------------------------------------------------------------------------
 
 
-def test_incoming_request_id_is_echoed_and_logged(server: LuminateProcess) -> None:
+def test_incoming_request_id_is_echoed_and_logged(server: InProcessApp) -> None:
     tenant = new_tenant()
     headers = {**server.headers(tenant, "read"), "X-Request-ID": "abc123"}
     response = get(server, "/api/v1/metrics", headers)
@@ -316,7 +297,7 @@ def test_incoming_request_id_is_echoed_and_logged(server: LuminateProcess) -> No
     assert entry["method"] == "GET"
 
 
-def test_request_without_id_gets_a_generated_one(server: LuminateProcess) -> None:
+def test_request_without_id_gets_a_generated_one(server: InProcessApp) -> None:
     response = get(server, "/api/v1/metrics", server.headers(new_tenant(), "read"))
     assert response.status_code == 200
     rid = response.headers["x-request-id"]
@@ -328,29 +309,18 @@ def test_request_without_id_gets_a_generated_one(server: LuminateProcess) -> Non
 
 
 @pytest.mark.parametrize("incoming", ["has space", "x" * 65, "semi;colon"])
-def test_unusable_request_id_is_replaced(server: LuminateProcess, incoming: str) -> None:
+def test_unusable_request_id_is_replaced(server: InProcessApp, incoming: str) -> None:
     response = get(server, "/healthz", {"X-Request-ID": incoming})
     assert response.status_code == 200
     assert GENERATED_ID.fullmatch(response.headers["x-request-id"])
 
 
-def test_error_responses_are_logged_with_route_and_status(server: LuminateProcess) -> None:
+def test_error_responses_are_logged_with_route_and_status(server: InProcessApp) -> None:
     rid = f"err-{uuid.uuid4().hex[:8]}"
-    response = httpx.post(
-        server.url + "/api/v1/write", json={"metrics": []}, headers={"X-Request-ID": rid}
+    response = server.client.post(
+        "/api/v1/write", json={"metrics": []}, headers={"X-Request-ID": rid}
     )
     assert response.status_code == 401
     assert response.headers["x-request-id"] == rid
     entry = wait_for_log(server, rid)
     assert (entry["route"], entry["status"], entry["method"]) == ("/api/v1/write", 401, "POST")
-
-
-def test_every_log_line_is_a_json_object_with_a_request_id(server: LuminateProcess) -> None:
-    assert get(server, "/api/v1/health").status_code == 200
-    entries = log_entries(server)
-    assert entries
-    for entry in entries:
-        assert isinstance(entry.get("request_id"), str), entry
-        assert entry["request_id"]
-        assert {"ts", "level", "logger", "msg"} <= entry.keys(), entry
-    assert any(e["msg"] == "started" for e in entries)

@@ -6,17 +6,17 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 
-from tests.e2e.bodies import (
+from tests.app.bodies import (
     Body,
     dumps,
     good,
     metrics_body,
     nested,
-    now_ms,
     point,
     truncated_zstd_of_a_complete_document,
     zstd,
 )
+from tests.support.clock import now_ms
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,32 @@ from typing import Any
 import pytest
 
 from luminate.auth.tokens import create_token
-from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import dumps, metrics_body, new_tenant, now_ms, point
-from tests.e2e.conformance import QUERY, RETENTION, WRITE, Contract, request, served_document
-from tests.e2e.server import LuminateProcess
+from tests.app.bodies import (
+    dumps,
+    metrics_body,
+    point,
+)
+from tests.app.conformance import (
+    QUERY,
+    RETENTION,
+    WRITE,
+    Contract,
+    request,
+    served_document,
+)
+from tests.app.inprocess import InProcessApp
+from tests.support.clock import now_ms
+from tests.support.tenants import new_tenant
+from tests.support.tokens import TEST_SECRET
 
 
 @pytest.fixture(scope="module")
-def contract(server: LuminateProcess) -> Contract:
+def contract(server: InProcessApp) -> Contract:
     return Contract(served_document(server))
 
 
 @pytest.fixture(scope="module")
-def loaded(server: LuminateProcess) -> str:
+def loaded(server: InProcessApp) -> str:
     """A tenant with two series of a counter (one reset) and a gauge."""
     tenant = new_tenant()
     t = now_ms() - 10 * 60_000
@@ -37,7 +50,7 @@ def loaded(server: LuminateProcess) -> str:
     return tenant
 
 
-def test_write_answers_match_the_document(server: LuminateProcess, contract: Contract) -> None:
+def test_write_answers_match_the_document(server: InProcessApp, contract: Contract) -> None:
     tenant = new_tenant()
     good = dumps(point())
     bad = dumps(point(name="1bad"))
@@ -87,7 +100,7 @@ QUERIES: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("name", list(QUERIES))
 def test_query_answers_match_the_document(
-    server: LuminateProcess, contract: Contract, loaded: str, name: str
+    server: InProcessApp, contract: Contract, loaded: str, name: str
 ) -> None:
     query = {**QUERIES[name], "timeRange": {"relative": "1h"}}
     resp = request(server, "POST", QUERY, loaded, content=dumps(query))
@@ -110,7 +123,7 @@ DISCOVERY = [
 
 @pytest.mark.parametrize(("template", "path", "params"), DISCOVERY, ids=[d[0] for d in DISCOVERY])
 def test_discovery_answers_match_the_document(
-    server: LuminateProcess,
+    server: InProcessApp,
     contract: Contract,
     loaded: str,
     template: str,
@@ -123,7 +136,7 @@ def test_discovery_answers_match_the_document(
     assert any(isinstance(v, list) and v for v in body.values()), body
 
 
-def test_admin_answers_match_the_document(server: LuminateProcess, contract: Contract) -> None:
+def test_admin_answers_match_the_document(server: InProcessApp, contract: Contract) -> None:
     tenant = new_tenant()
     for retention in ({"days": 30}, {"days": 7, "metricName": "probe"}):
         resp = request(server, "POST", RETENTION, tenant, "admin", content=dumps(retention))
@@ -144,7 +157,7 @@ def test_admin_answers_match_the_document(server: LuminateProcess, contract: Con
     "path", ["/healthz", "/readyz", "/startupz", "/api/v1/health", "/metrics", "/openapi.json"]
 )
 def test_unauthenticated_answers_match_the_document(
-    server: LuminateProcess, contract: Contract, path: str
+    server: InProcessApp, contract: Contract, path: str
 ) -> None:
     resp = request(server, "GET", path)
     assert resp.status_code == 200, resp.text
@@ -236,7 +249,7 @@ ERRORS: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     [pytest.param(*e[1:], id=e[0]) for e in ERRORS],
 )
 def test_error_answers_match_the_document(
-    server: LuminateProcess,
+    server: InProcessApp,
     contract: Contract,
     method: str,
     template: str,
