@@ -32,14 +32,14 @@ def _no_accidental_storage(request: pytest.FixtureRequest, monkeypatch: pytest.M
     monkeypatch.setattr(clickhouse, "_new_client", refuse_server)
 
 
-# Folders whose tests run storage in the test process: the contract suite and the app served
-# in process.
-STORAGE_TIERS = ("/tests/contract/", "/tests/app/")
+# Folders whose tests run storage in the test process: the contract suite, the app served
+# in process, and the services.
+STORAGE_TIERS = ("/tests/contract/", "/tests/app/", "/tests/services/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tiers follow folders: tests/contract and tests/app talk to the engine in this process,
-    tests/e2e to a served process."""
+    """Tiers follow folders: tests/contract, tests/app and tests/services talk to the engine in
+    this process, tests/e2e to a served process."""
     for item in items:
         path = str(item.path)
         if any(tier in path for tier in STORAGE_TIERS):
