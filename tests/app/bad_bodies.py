@@ -8,15 +8,14 @@ from dataclasses import dataclass
 
 from tests.app.bodies import (
     Body,
-    dumps,
     good,
     metrics_body,
     nested,
-    point,
     truncated_zstd_of_a_complete_document,
     zstd,
 )
 from tests.support.clock import now_ms
+from tests.support.points import dumps, point
 
 
 @dataclass(frozen=True)

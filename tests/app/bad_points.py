@@ -9,17 +9,13 @@ from typing import Any
 from unittest.mock import ANY
 
 from tests.app.bodies import (
-    DAY_MS,
-    HOUR_MS,
-    PROBE,
     dims,
-    dumps,
     nested,
-    point,
     rfc3339,
     without,
 )
 from tests.support.clock import now_ms
+from tests.support.points import DAY_MS, HOUR_MS, PROBE, dumps, point
 
 
 @dataclass(frozen=True)

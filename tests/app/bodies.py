@@ -3,7 +3,6 @@ shared by the bad-input tests of the write and the read paths."""
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,6 +13,7 @@ import zstandard
 
 from tests.app.inprocess import InProcessApp
 from tests.support.clock import now_ms
+from tests.support.points import DAY_MS, HOUR_MS, PROBE, dumps, point
 
 TIMEOUT_S = 60.0
 SMALL_BODY_LIMIT = 65_536
@@ -32,9 +32,6 @@ TINY_LIMITS = {
     "query_max_range_seconds": 3600,
     "query_max_rows_scanned": 1,
 }
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
-PROBE = "probe"
 
 Body = Callable[[], bytes]
 
@@ -44,26 +41,10 @@ def rfc3339(ms: int, offset_hours: int = 0) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=tz).isoformat(timespec="milliseconds")
 
 
-def point(**over: Any) -> dict[str, Any]:
-    """A valid point of metric PROBE, one minute old; `over` replaces or adds fields."""
-    p: dict[str, Any] = {
-        "name": PROBE,
-        "timestamp": now_ms() - 60_000,
-        "value": 1.0,
-        "dimensions": {"host": "h1"},
-    }
-    p.update(over)
-    return p
-
-
 def without(field: str) -> dict[str, Any]:
     p = point()
     del p[field]
     return p
-
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False).encode()
 
 
 def metrics_body(*fragments: bytes) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import faulthandler
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ BASE_URL = "http://luminate.test"
 TIMEOUT_S = 120.0
 # Startup runs migrations; on a loaded two-core machine that can take a while.
 LIFESPAN_TIMEOUT_S = 120.0
+SLOW_SHUTDOWN_S = 30.0
 
 
 @dataclass
@@ -80,12 +82,12 @@ class InProcessApp:
         stack, self._stack, self._client, self._app = self._stack, None, None, None
         if stack is None:
             return
+        # A shutdown that hangs is a finding: show where every thread stands while it hangs.
+        faulthandler.dump_traceback_later(SLOW_SHUTDOWN_S, file=sys.stderr)
         try:
             stack.close()
-        except TimeoutError:
-            # A shutdown that hangs is a finding: show where every thread stands.
-            faulthandler.dump_traceback(all_threads=True)
-            raise
+        finally:
+            faulthandler.cancel_dump_traceback_later()
 
     @property
     def client(self) -> httpx.Client:

@@ -5,7 +5,6 @@ probes are built from, and the loaded server the query-timeout probe runs on."""
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,10 +13,14 @@ import httpx
 
 from luminate.auth.tokens import create_token
 from luminate.model.points import PointErrorCode
-from tests.app.bodies import SMALL_BODY_LIMIT, TINY_TIER
+from tests.app.bodies import (
+    SMALL_BODY_LIMIT,
+    TINY_TIER,
+)
 from tests.app.inprocess import InProcessApp
 from tests.support.asgi import unfinished_request
 from tests.support.clock import now_ms
+from tests.support.points import dumps
 from tests.support.tenants import new_tenant
 from tests.support.tokens import TEST_SECRET, auth_headers
 
@@ -25,10 +28,6 @@ TIMEOUT_S = 120.0
 DAY_MS = 86_400_000
 
 Observed = set[tuple[str, str]]
-
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj).encode()
 
 
 def point(**over: Any) -> dict[str, Any]:

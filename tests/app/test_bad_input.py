@@ -21,11 +21,7 @@ from tests.app.bad_points import (
     accepted_variants,
 )
 from tests.app.bodies import (
-    DAY_MS,
-    HOUR_MS,
-    PROBE,
     assert_nothing_stored,
-    dumps,
     good,
     metrics_body,
     post,
@@ -36,6 +32,7 @@ from tests.app.bodies import (
 from tests.app.inprocess import InProcessApp
 from tests.support.clock import now_ms
 from tests.support.errors import assert_error
+from tests.support.points import DAY_MS, HOUR_MS, PROBE, dumps
 from tests.support.tenants import new_tenant
 
 # -- whole-body rejections ----------------------------------------------------------------------

@@ -8,16 +8,12 @@ from typing import Any
 import pytest
 
 from tests.app.bodies import (
-    HOUR_MS,
-    PROBE,
     TIMEOUT_S,
     Body,
     count,
     dims,
-    dumps,
     metrics_body,
     nested,
-    point,
     post,
     rfc3339,
     write,
@@ -25,6 +21,7 @@ from tests.app.bodies import (
 from tests.app.inprocess import InProcessApp
 from tests.support.clock import now_ms
 from tests.support.errors import assert_error
+from tests.support.points import HOUR_MS, PROBE, dumps, point
 from tests.support.tenants import new_tenant
 
 # -- queries ------------------------------------------------------------------------------------

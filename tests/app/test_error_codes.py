@@ -20,12 +20,12 @@ from tests.app.probes import (
     Loaded,
     Observed,
     Probe,
-    dumps,
     point,
     query_body,
     write_body,
 )
 from tests.support.clock import now_ms
+from tests.support.points import dumps
 from tests.support.tenants import new_tenant
 
 QUERY_CONCURRENCY = 4  # the default LUMINATE_QUERY_CONCURRENCY: engine connections in the pool

@@ -19,7 +19,6 @@ from luminate.http.openapi import DURATION_PATTERN, build_document
 from luminate.model.errors import ErrorCode
 from luminate.model.points import PointErrorCode
 from luminate.model.time import parse_duration
-from tests.app.bodies import dumps
 from tests.app.conformance import (
     QUERY,
     RATE_LIMIT_HEADERS,
@@ -31,6 +30,7 @@ from tests.app.conformance import (
     served_document,
 )
 from tests.app.inprocess import InProcessApp
+from tests.support.points import dumps
 from tests.support.tenants import new_tenant
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

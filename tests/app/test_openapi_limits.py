@@ -15,10 +15,8 @@ import yaml
 from tests.app.bodies import (
     SMALL_BODY_LIMIT,
     TINY_TIER,
-    dumps,
     metrics_body,
     padded,
-    point,
 )
 from tests.app.conformance import (
     QUERY,
@@ -30,6 +28,7 @@ from tests.app.conformance import (
 )
 from tests.app.inprocess import InProcessApp, StartApp
 from tests.support.clock import now_ms
+from tests.support.points import dumps, point
 from tests.support.tenants import new_tenant
 from tests.support.tokens import auth_headers
 

@@ -11,9 +11,7 @@ import pytest
 
 from luminate.auth.tokens import create_token
 from tests.app.bodies import (
-    dumps,
     metrics_body,
-    point,
 )
 from tests.app.conformance import (
     QUERY,
@@ -25,6 +23,7 @@ from tests.app.conformance import (
 )
 from tests.app.inprocess import InProcessApp
 from tests.support.clock import now_ms
+from tests.support.points import dumps, point
 from tests.support.tenants import new_tenant
 from tests.support.tokens import TEST_SECRET
 

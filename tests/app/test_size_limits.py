@@ -15,13 +15,11 @@ from tests.app.bad_bodies import (
     Rejection,
 )
 from tests.app.bodies import (
-    PROBE,
     SMALL_BODY_LIMIT,
     SMALL_POINTS_LIMIT,
     Body,
     assert_nothing_stored,
     count,
-    dumps,
     good,
     metrics_body,
     padded,
@@ -31,6 +29,7 @@ from tests.app.bodies import (
 )
 from tests.app.inprocess import InProcessApp
 from tests.support.errors import assert_error
+from tests.support.points import PROBE, dumps
 from tests.support.tenants import new_tenant
 
 

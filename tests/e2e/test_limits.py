@@ -1,13 +1,17 @@
 """Tenant limits through HTTP: rate limits with their headers and counters, overrides by tenant
 and tier (reloaded while serving), series limits that refuse only new series (never with 429),
-concurrent query slots and query budgets enforced by the engine."""
+concurrent query slots and query budgets enforced by the engine.
+
+A served process of its own: the rows budget counts the rows the engine reads, granule by
+granule, so what it allows depends on what else the table holds; this module needs a store that
+holds only its own tenants, and the embedded engine gives one process one store."""
 
 from __future__ import annotations
 
+import socket
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +20,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from luminate.storage.embedded import EmbeddedEngine
-from tests.app.bodies import (
-    DAY_MS,
-    HOUR_MS,
-    dumps,
-    point,
-)
-from tests.app.inprocess import InProcessApp, serving
-from tests.support.asgi import unfinished_request
+from tests.e2e.server import LuminateProcess
 from tests.support.clock import now_ms
 from tests.support.errors import assert_error
+from tests.support.points import DAY_MS, HOUR_MS, dumps, point
 from tests.support.tokens import auth_headers
 
 TIMEOUT_S = 60.0
@@ -61,15 +58,15 @@ def overrides(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def proc(
-    embedded_engine: EmbeddedEngine, tmp_path_factory: pytest.TempPathFactory, overrides: Path
-) -> Iterator[InProcessApp]:
-    with serving(
-        embedded_engine,
-        tmp_path_factory.mktemp("limits-server"),
-        LUMINATE_LIMITS_OVERRIDES_FILE=str(overrides),
-    ) as app:
-        yield app
+def proc(tmp_path_factory: pytest.TempPathFactory, overrides: Path) -> Iterator[LuminateProcess]:
+    base = tmp_path_factory.mktemp("limits-server")
+    server = LuminateProcess(
+        data_dir=base / "data",
+        log_path=base / "server.log",
+        env_extra={"LUMINATE_LIMITS_OVERRIDES_FILE": str(overrides)},
+    ).start()
+    yield server
+    server.kill()
 
 
 def unique(prefix: str) -> str:
@@ -79,17 +76,19 @@ def unique(prefix: str) -> str:
 
 
 def write(
-    proc: InProcessApp, tenant: str, points: list[dict[str, Any]], tier: str | None = None
+    proc: LuminateProcess, tenant: str, points: list[dict[str, Any]], tier: str | None = None
 ) -> httpx.Response:
-    return proc.client.post(
-        "/api/v1/write",
+    return httpx.post(
+        proc.url + "/api/v1/write",
         headers=auth_headers(tenant, tier=tier),
         content=dumps({"metrics": points}),
         timeout=TIMEOUT_S,
     )
 
 
-def query(proc: InProcessApp, tenant: str, tier: str | None = None, **over: Any) -> httpx.Response:
+def query(
+    proc: LuminateProcess, tenant: str, tier: str | None = None, **over: Any
+) -> httpx.Response:
     body = {
         "queryType": "aggregate",
         "metricName": "probe",
@@ -99,22 +98,22 @@ def query(proc: InProcessApp, tenant: str, tier: str | None = None, **over: Any)
     }
     if body["queryType"] == "range":
         del body["aggregation"]
-    return proc.client.post(
-        "/api/v1/query",
+    return httpx.post(
+        proc.url + "/api/v1/query",
         headers=auth_headers(tenant, tier=tier),
         content=dumps(body),
         timeout=TIMEOUT_S,
     )
 
 
-def counted(proc: InProcessApp, tenant: str, metric: str = "probe") -> int:
+def counted(proc: LuminateProcess, tenant: str, metric: str = "probe") -> int:
     resp = query(proc, tenant, metricName=metric)
     assert resp.status_code == 200, resp.text
     return sum(r["count"] for r in resp.json()["results"])
 
 
-def samples(proc: InProcessApp) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    text = proc.client.get("/metrics", timeout=TIMEOUT_S).text
+def samples(proc: LuminateProcess) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    text = httpx.get(proc.url + "/metrics", timeout=TIMEOUT_S).text
     return {
         (s.name, frozenset(s.labels.items())): s.value
         for family in text_string_to_metric_families(text)
@@ -122,7 +121,7 @@ def samples(proc: InProcessApp) -> dict[tuple[str, frozenset[tuple[str, str]]], 
     }
 
 
-def sample(proc: InProcessApp, name: str, **labels: str) -> float:
+def sample(proc: LuminateProcess, name: str, **labels: str) -> float:
     return samples(proc).get((name, frozenset(labels.items())), 0.0)
 
 
@@ -147,7 +146,7 @@ def assert_rate_limited(resp: httpx.Response, limit: str) -> dict[str, Any]:
 
 
 def test_write_requests_over_the_rate_get_429_with_headers_and_are_counted(
-    proc: InProcessApp,
+    proc: LuminateProcess,
 ) -> None:
     before = sample(proc, "luminate_rate_limit_rejected_total", tenant_id="rps", limit="write_rps")
     first = write(proc, "rps", points(1))
@@ -167,11 +166,11 @@ def test_write_requests_over_the_rate_get_429_with_headers_and_are_counted(
     assert write(proc, "rps", points(1)).status_code == 200
 
 
-def test_queries_and_discovery_share_the_query_rate(proc: InProcessApp) -> None:
+def test_queries_and_discovery_share_the_query_rate(proc: LuminateProcess) -> None:
     time.sleep(1.1)  # the bucket is full again after the previous test's reads
     assert query(proc, "rps").status_code == 200
-    listed = proc.client.get(
-        "/api/v1/metrics", headers=auth_headers("rps", "read"), timeout=TIMEOUT_S
+    listed = httpx.get(
+        proc.url + "/api/v1/metrics", headers=auth_headers("rps", "read"), timeout=TIMEOUT_S
     )
     assert listed.status_code == 200
     assert listed.headers["x-ratelimit-remaining"] == "0"
@@ -179,7 +178,7 @@ def test_queries_and_discovery_share_the_query_rate(proc: InProcessApp) -> None:
 
 
 def test_points_cost_their_number_and_a_large_batch_waits_for_a_full_bucket(
-    proc: InProcessApp,
+    proc: LuminateProcess,
 ) -> None:
     assert write(proc, "points", points(60)).status_code == 200
     refused = write(proc, "points", points(60))
@@ -195,14 +194,14 @@ def test_points_cost_their_number_and_a_large_batch_waits_for_a_full_bucket(
     assert counted(proc, "points") == 310
 
 
-def test_one_tenant_over_its_limit_leaves_others_untouched(proc: InProcessApp) -> None:
+def test_one_tenant_over_its_limit_leaves_others_untouched(proc: LuminateProcess) -> None:
     noisy, quiet = unique("noisy"), unique("quiet")
     statuses = [write(proc, noisy, points(1), tier="free").status_code for _ in range(6)]
     assert statuses.count(429) >= 2
     assert [write(proc, quiet, points(1), tier="free").status_code for _ in range(3)] == [200] * 3
 
 
-def test_tier_and_tenant_overrides_apply_with_tenant_first(proc: InProcessApp) -> None:
+def test_tier_and_tenant_overrides_apply_with_tenant_first(proc: LuminateProcess) -> None:
     free = unique("tiered")
     statuses = [write(proc, free, points(1), tier="free").status_code for _ in range(5)]
     assert statuses[:3] == [200] * 3
@@ -216,7 +215,7 @@ def test_tier_and_tenant_overrides_apply_with_tenant_first(proc: InProcessApp) -
 
 
 def test_an_edited_overrides_file_applies_while_serving(
-    proc: InProcessApp, overrides: Path
+    proc: LuminateProcess, overrides: Path
 ) -> None:
     assert write(proc, "reload", points(1)).status_code == 200
     assert_rate_limited(write(proc, "reload", points(1)), "write_rps")
@@ -247,7 +246,7 @@ def series_points(first: int, n: int, metric: str = "probe") -> list[dict[str, A
 
 
 def test_new_series_past_the_limit_are_refused_per_point_and_known_ones_accepted(
-    proc: InProcessApp,
+    proc: LuminateProcess,
 ) -> None:
     before = sample(proc, "luminate_metrics_rejected_total", reason="series_limit_exceeded")
     assert write(proc, "series", series_points(0, 10)).json() == {
@@ -276,7 +275,7 @@ def test_new_series_past_the_limit_are_refused_per_point_and_known_ones_accepted
     assert sample(proc, "luminate_tenant_active_series", tenant_id="series") == 10
 
 
-def test_per_metric_series_limits_refuse_only_that_metric(proc: InProcessApp) -> None:
+def test_per_metric_series_limits_refuse_only_that_metric(proc: LuminateProcess) -> None:
     resp = write(proc, "per-metric", series_points(0, 5, "busy") + series_points(0, 2, "calm"))
     assert resp.status_code == 207
     body = resp.json()
@@ -289,9 +288,9 @@ def test_per_metric_series_limits_refuse_only_that_metric(proc: InProcessApp) ->
     assert counted(proc, "per-metric", "calm") == 2
 
 
-def test_cardinality_shows_the_limits_and_the_estimate(proc: InProcessApp) -> None:
-    resp = proc.client.get(
-        "/api/v1/cardinality", headers=auth_headers("series", "read"), timeout=TIMEOUT_S
+def test_cardinality_shows_the_limits_and_the_estimate(proc: LuminateProcess) -> None:
+    resp = httpx.get(
+        proc.url + "/api/v1/cardinality", headers=auth_headers("series", "read"), timeout=TIMEOUT_S
     )
     assert resp.status_code == 200, resp.text
     out = resp.json()
@@ -307,17 +306,23 @@ def test_cardinality_shows_the_limits_and_the_estimate(proc: InProcessApp) -> No
 # -- concurrent queries ---------------------------------------------------------------------
 
 
+def hold_query_slot(proc: LuminateProcess, tenant: str) -> socket.socket:
+    """A query whose body never finishes arriving: it holds one of the tenant's slots."""
+    sock = socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S)
+    auth = auth_headers(tenant)["Authorization"]
+    sock.sendall(
+        f"POST /api/v1/query HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n"
+        "Content-Length: 1000\r\n\r\n{".encode()
+    )
+    return sock
+
+
 def test_queries_beyond_the_tenants_slots_get_429_until_one_finishes(
-    proc: InProcessApp,
+    proc: LuminateProcess,
 ) -> None:
-    with ExitStack() as held:
-        # Queries whose bodies have not finished arriving: each holds one of the tenant's slots.
-        for _ in range(2):
-            held.enter_context(
-                unfinished_request(
-                    proc.client, "POST", "/api/v1/query", auth_headers("slots"), b"{"
-                )
-            )
+    held = [hold_query_slot(proc, "slots") for _ in range(2)]
+    try:
+        time.sleep(0.5)
         refused = query(proc, "slots")
         body = assert_error(refused, 429, "too_many_concurrent_queries")
         assert body["error"]["details"] == {"limit": "concurrent_queries", "running": 2}
@@ -325,6 +330,9 @@ def test_queries_beyond_the_tenants_slots_get_429_until_one_finishes(
         assert refused.headers["x-ratelimit-limit"] == "2"
         assert refused.headers["x-ratelimit-remaining"] == "0"
         assert query(proc, unique("other")).status_code == 200
+    finally:
+        for sock in held:
+            sock.close()
     deadline = time.monotonic() + 10
     while query(proc, "slots").status_code != 200:
         assert time.monotonic() < deadline, "slots were not released"
@@ -334,7 +342,7 @@ def test_queries_beyond_the_tenants_slots_get_429_until_one_finishes(
 # -- query budgets --------------------------------------------------------------------------
 
 
-def test_query_budgets_name_the_budget_that_was_hit(proc: InProcessApp) -> None:
+def test_query_budgets_name_the_budget_that_was_hit(proc: LuminateProcess) -> None:
     spread = [
         point(value=float(i), timestamp=now_ms() - 1000 - i, dimensions={"user": f"u{i % 3}"})
         for i in range(100)
