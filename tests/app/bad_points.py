@@ -8,12 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from unittest.mock import ANY
 
-from tests.app.bodies import (
-    dims,
-    nested,
-    rfc3339,
-    without,
-)
+from tests.app.bodies import dims, nested, rfc3339, without
 from tests.support.clock import now_ms
 from tests.support.points import DAY_MS, HOUR_MS, PROBE, dumps, point
 

@@ -13,9 +13,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.app.bodies import (
-    TIMEOUT_S,
-)
+from tests.app.bodies import TIMEOUT_S
 from tests.app.inprocess import InProcessApp
 
 URI = "urn:luminate:openapi"

@@ -7,9 +7,7 @@ from __future__ import annotations
 import gzip
 
 from luminate.model.points import PointErrorCode
-from tests.app.bodies import (
-    SMALL_POINTS_LIMIT,
-)
+from tests.app.bodies import SMALL_POINTS_LIMIT
 from tests.app.probes import (
     SERIES_CODES,
     Probe,

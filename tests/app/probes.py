@@ -13,19 +13,15 @@ import httpx
 
 from luminate.auth.tokens import create_token
 from luminate.model.points import PointErrorCode
-from tests.app.bodies import (
-    SMALL_BODY_LIMIT,
-    TINY_TIER,
-)
+from tests.app.bodies import SMALL_BODY_LIMIT, TINY_TIER
 from tests.app.inprocess import InProcessApp
 from tests.support.asgi import unfinished_request
 from tests.support.clock import now_ms
-from tests.support.points import dumps
+from tests.support.points import DAY_MS, dumps
 from tests.support.tenants import new_tenant
 from tests.support.tokens import TEST_SECRET, auth_headers
 
 TIMEOUT_S = 120.0
-DAY_MS = 86_400_000
 
 Observed = set[tuple[str, str]]
 

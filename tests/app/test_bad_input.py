@@ -11,15 +11,8 @@ from unittest.mock import ANY
 
 import pytest
 
-from tests.app.bad_bodies import (
-    WHOLE_BODY,
-    Rejection,
-)
-from tests.app.bad_points import (
-    POINT_CASES,
-    PointCase,
-    accepted_variants,
-)
+from tests.app.bad_bodies import WHOLE_BODY, Rejection
+from tests.app.bad_points import POINT_CASES, PointCase, accepted_variants
 from tests.app.bodies import (
     assert_nothing_stored,
     good,

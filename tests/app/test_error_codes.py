@@ -15,15 +15,7 @@ from luminate.model.errors import ErrorCode
 from luminate.model.points import PointErrorCode
 from tests.app.inprocess import InProcessApp
 from tests.app.probe_table import PROBES
-from tests.app.probes import (
-    TIMEOUT_S,
-    Loaded,
-    Observed,
-    Probe,
-    point,
-    query_body,
-    write_body,
-)
+from tests.app.probes import TIMEOUT_S, Loaded, Observed, Probe, point, query_body, write_body
 from tests.support.clock import now_ms
 from tests.support.points import dumps
 from tests.support.tenants import new_tenant

@@ -25,14 +25,7 @@ from tests.app.inprocess import InProcessApp, serving
 from tests.support.cli import luminate
 from tests.support.errors import assert_error
 from tests.support.tenants import new_tenant
-from tests.unit.test_jwks import (
-    EC_A,
-    RSA_A,
-    RSA_B,
-    SigningKey,
-    ec_key,
-    write_jwks,
-)
+from tests.unit.test_jwks import EC_A, RSA_A, RSA_B, SigningKey, ec_key, write_jwks
 from tests.unit.test_tokens import b64, hmac_forged
 
 PORT_ORIGIN = "https://admin.example:8443"

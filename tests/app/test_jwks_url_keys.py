@@ -11,21 +11,10 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from luminate.storage.embedded import EmbeddedEngine
-from tests.app.hardening import (
-    claims,
-    get_metrics,
-)
+from tests.app.hardening import claims, get_metrics
 from tests.app.inprocess import InProcessApp, StartApp, serving
 from tests.support.errors import assert_error
-from tests.unit.test_jwks import (
-    EC_A,
-    EC_B,
-    RSA_A,
-    RSA_B,
-    JwksServer,
-    SigningKey,
-    document,
-)
+from tests.unit.test_jwks import EC_A, EC_B, RSA_A, RSA_B, JwksServer, SigningKey, document
 
 
 def eventually(check: Callable[[], bool], timeout_s: float = 15.0) -> bool:

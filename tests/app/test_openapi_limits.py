@@ -12,12 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.app.bodies import (
-    SMALL_BODY_LIMIT,
-    TINY_TIER,
-    metrics_body,
-    padded,
-)
+from tests.app.bodies import SMALL_BODY_LIMIT, TINY_TIER, metrics_body, padded
 from tests.app.conformance import (
     QUERY,
     RATE_LIMIT_HEADERS,

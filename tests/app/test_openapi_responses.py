@@ -10,17 +10,8 @@ from typing import Any
 import pytest
 
 from luminate.auth.tokens import create_token
-from tests.app.bodies import (
-    metrics_body,
-)
-from tests.app.conformance import (
-    QUERY,
-    RETENTION,
-    WRITE,
-    Contract,
-    request,
-    served_document,
-)
+from tests.app.bodies import metrics_body
+from tests.app.conformance import QUERY, RETENTION, WRITE, Contract, request, served_document
 from tests.app.inprocess import InProcessApp
 from tests.support.clock import now_ms
 from tests.support.points import dumps, point

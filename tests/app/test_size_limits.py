@@ -9,11 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.app.bad_bodies import (
-    GZIP,
-    ZSTD,
-    Rejection,
-)
+from tests.app.bad_bodies import GZIP, ZSTD, Rejection
 from tests.app.bodies import (
     SMALL_BODY_LIMIT,
     SMALL_POINTS_LIMIT,
