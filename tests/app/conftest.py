@@ -1,6 +1,6 @@
-"""Apps for the in-process tier: one shared app per module, one with small limits, and a factory
-for tests that need settings of their own. Every app runs over the session's embedded engine, so
-tests isolate themselves by tenant."""
+"""Apps for the in-process tier: one shared app, one with small limits (each started once for the
+whole tier and stopped after its last test), and a factory for tests that need settings of their
+own. Every app runs over the session's embedded engine, so tests isolate themselves by tenant."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def start_app(embedded_engine: EmbeddedEngine, tmp_path: Path) -> Iterator[Start
         app.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def server(
     embedded_engine: EmbeddedEngine, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[InProcessApp]:
@@ -45,7 +45,7 @@ def server(
         yield app
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def limited(
     embedded_engine: EmbeddedEngine, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[InProcessApp]:

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from luminate.storage.embedded import EmbeddedEngine
-from tests.app.hardening import (
+from tests.app.inprocess import InProcessApp, serving
+from tests.support.cli import luminate
+from tests.support.errors import assert_error
+from tests.support.hardening import (
     ORIGIN,
     SECURITY_HEADERS,
     TIMEOUT_S,
@@ -21,9 +24,6 @@ from tests.app.hardening import (
     get_metrics,
     preflight,
 )
-from tests.app.inprocess import InProcessApp, serving
-from tests.support.cli import luminate
-from tests.support.errors import assert_error
 from tests.support.tenants import new_tenant
 from tests.unit.test_jwks import EC_A, RSA_A, RSA_B, SigningKey, ec_key, write_jwks
 from tests.unit.test_tokens import b64, hmac_forged

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import httpx
 
-from tests.app.hardening import (
+from tests.app.inprocess import InProcessApp
+from tests.support.errors import assert_error
+from tests.support.hardening import (
     ORIGIN,
     SECURITY_HEADERS,
     TIMEOUT_S,
@@ -14,8 +16,6 @@ from tests.app.hardening import (
     get_metrics,
     preflight,
 )
-from tests.app.inprocess import InProcessApp
-from tests.support.errors import assert_error
 from tests.support.tenants import new_tenant
 
 # -- security headers ---------------------------------------------------------------------------

@@ -23,6 +23,12 @@ class LuminateProcess:
     env_extra: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     _process: ManagedProcess | None = field(default=None, init=False, repr=False)
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def in_dir(cls, base: Path, **env: str) -> LuminateProcess:
+        """A server (not yet started) with its data and log in `base` and extra settings."""
+        return cls(data_dir=base / "data", log_path=base / "server.log", env_extra=env)
 
     @property
     def proc(self) -> subprocess.Popen[bytes] | None:
@@ -32,6 +38,13 @@ class LuminateProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def client(self) -> httpx.Client:
+        """A client of this server's API (closed when the server is stopped or killed)."""
+        if self._client is None:
+            self._client = httpx.Client(base_url=self.url, timeout=60.0)
+        return self._client
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
@@ -89,10 +102,17 @@ class LuminateProcess:
 
     def kill(self) -> None:
         """kill -9: no shutdown code runs."""
+        self._close_client()
         if self._process is not None:
             self._process.kill()
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM, then SIGKILL after `timeout_s`; the exit code (0 if never launched)."""
+        self._close_client()
         code = self._process.stop(timeout_s) if self._process is not None else None
         return 0 if code is None else code
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

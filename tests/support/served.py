@@ -5,6 +5,9 @@ other features never meet a 429 (tests of the limits themselves set their own)."
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
+
+import httpx
 
 from tests.support.tokens import TEST_SECRET
 
@@ -24,3 +27,15 @@ def served_env(extra: Mapping[str, str] = {}) -> dict[str, str]:
         **HIGH_LIMITS,
         **extra,
     }
+
+
+class Served(Protocol):
+    """Luminate under test, in process or as a process: a client whose base URL is the API, and
+    tokens of the test secret."""
+
+    @property
+    def client(self) -> httpx.Client: ...
+
+    def token(self, tenant: str, scopes: str = "read,write", ttl_s: int = 3600) -> str: ...
+
+    def headers(self, tenant: str, scopes: str = "read,write") -> dict[str, str]: ...

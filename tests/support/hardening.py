@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.app.inprocess import InProcessApp
 from tests.support.clock import now_s
+from tests.support.served import Served
 from tests.support.tenants import new_tenant
 
 TIMEOUT_S = 30.0
@@ -33,7 +33,7 @@ def claims(tenant: str | None = None, **over: Any) -> dict[str, Any]:
     return c
 
 
-def get_metrics(proc: InProcessApp, token: str, **headers: str) -> httpx.Response:
+def get_metrics(proc: Served, token: str, **headers: str) -> httpx.Response:
     return proc.client.get(
         "/api/v1/metrics",
         headers={"Authorization": f"Bearer {token}", **headers},
@@ -42,7 +42,7 @@ def get_metrics(proc: InProcessApp, token: str, **headers: str) -> httpx.Respons
 
 
 def preflight(
-    server: InProcessApp,
+    server: Served,
     origin: str,
     method: str = "POST",
     headers: str = "authorization, content-type",
