@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -75,15 +76,20 @@ def loaded(server: InProcessApp) -> Loaded:
     tenant, small_tenant = new_tenant(), new_tenant()
     start_ms = now_ms() - LOAD_SPAN_MS - 60_000
     client = server.client
-    for first in range(0, LOAD_POINTS, LOAD_BATCH):
-        resp = client.post(
+
+    def send(first: int) -> httpx.Response:
+        return client.post(
             "/api/v1/write",
             headers=server.headers(tenant, "write"),
             content=_load_body(first, LOAD_BATCH, start_ms),
             timeout=TIMEOUT_S,
         )
-        assert resp.status_code == 200, resp.text
-        assert resp.json()["accepted"] == LOAD_BATCH
+
+    # Concurrent writes, as clients send them: one is decoded while another is inserted.
+    with ThreadPoolExecutor(3) as pool:
+        for resp in pool.map(send, range(0, LOAD_POINTS, LOAD_BATCH)):
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["accepted"] == LOAD_BATCH
     resp = client.post(
         "/api/v1/write",
         headers=server.headers(small_tenant, "write"),
