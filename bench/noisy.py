@@ -16,10 +16,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from tests.e2e.load import Outcome, Plan, drive
-from tests.e2e.server import LuminateProcess
+from tests.e2e.load import Outcome, Plan, drive, limited_server
 
 # B is on a larger plan than A: at half of its limits B sends what A may send in total.
 QUIET = {"write_rps": 20, "query_rps": 10, "metrics_per_sec": 2_000, "burst_seconds": 1}
@@ -61,17 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     print("command:", " ".join([".venv/bin/python -m bench.noisy", *(argv or sys.argv[1:])]))
     with tempfile.TemporaryDirectory(prefix="luminate-bench-noisy-") as tmp:
-        base = Path(tmp)
-        overrides = base / "limits.yaml"
-        overrides.write_text(yaml.safe_dump({"tenants": LIMITS}))
-        server = LuminateProcess(
-            data_dir=base / "data",
-            log_path=base / "server.log",
-            env_extra={
-                "LUMINATE_LIMITS_OVERRIDES_FILE": str(overrides),
-                "LUMINATE_LOG_LEVEL": "warning",
-            },
-        ).start()
+        server = limited_server(Path(tmp), LIMITS).start()
         try:
             (alone,) = _run(_plan(server.url, "b", 0.5, args.seconds))
             beside, noisy = _run(

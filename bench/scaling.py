@@ -28,7 +28,7 @@ import yaml
 from luminate.auth.tokens import create_token
 from tests.clickhouse.fleet import Fleet, loadtest, replicas_in_sync
 from tests.clickhouse.harness import Cluster
-from tests.conftest import TEST_SECRET
+from tests.support.tokens import TEST_SECRET
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DATABASE = "bench_scaling"

@@ -9,9 +9,7 @@ import pytest
 
 from luminate.storage import clickhouse, embedded
 
-TEST_SECRET = "test-secret-0123456789-abcdefghijklmnop"
-
-pytest_plugins = ["tests.clickhouse.fixtures"]
+pytest_plugins = ["tests.clickhouse.fixtures", "tests.support.engine"]
 
 
 @pytest.fixture(autouse=True)
@@ -34,11 +32,17 @@ def _no_accidental_storage(request: pytest.FixtureRequest, monkeypatch: pytest.M
     monkeypatch.setattr(clickhouse, "_new_client", refuse_server)
 
 
+# Folders whose tests run storage in the test process: the contract suite, the app served
+# in process, and the services.
+STORAGE_TIERS = ("/tests/contract/", "/tests/app/", "/tests/services/")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tiers follow folders: tests/contract talks to engines, tests/e2e to a served process."""
+    """Tiers follow folders: tests/contract, tests/app and tests/services talk to the engine in
+    this process, tests/e2e to a served process."""
     for item in items:
         path = str(item.path)
-        if "/tests/contract/" in path:
+        if any(tier in path for tier in STORAGE_TIERS):
             item.add_marker(pytest.mark.storage)
         elif "/tests/e2e/" in path:
             item.add_marker(pytest.mark.e2e)

@@ -15,6 +15,9 @@ from testbed.s3 import S3Server
 
 _prefixes = itertools.count()
 
+# Longest a backup command may take here.
+TIMEOUT_S = 180.0
+
 
 @dataclass
 class BackupCli:
@@ -44,9 +47,9 @@ class BackupCli:
         )
         return env
 
-    def run(
-        self, *args: str, timeout_s: float = 180.0, **overrides: str
-    ) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+        """`luminate backup <args>` with extra environment variables, within TIMEOUT_S."""
+        timeout_s = TIMEOUT_S
         return subprocess.run(
             [sys.executable, "-m", "luminate", "backup", *args],
             env=self.env(**overrides),

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def agents(cli: BackupCli, clickhouse_cluster: Cluster, tmp_path: Path) -> Itera
                 env=env,
             ).start()
             started.append(agent)
-            agent.wait_until(lambda p=port: port_open(p), 60, "listening")
+            agent.wait_until(partial(port_open, port), 60, "listening")
             urls.append(f"http://127.0.0.1:{port}")
         cli.extra["LUMINATE_BACKUP_AGENT_URLS"] = ",".join(urls)
         yield urls

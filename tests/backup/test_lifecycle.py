@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -88,9 +89,9 @@ def test_prune_deletes_exactly_the_expired_backups_and_keeps_the_newest_complete
 
 
 @pytest.fixture
-def own_s3(tmp_path: Path) -> S3Server:
+def own_s3(tmp_path: Path) -> Iterator[S3Server]:
     server = S3Server(tmp_path / "s3").start()
-    yield server  # type: ignore[misc]
+    yield server
     server.stop()
 
 

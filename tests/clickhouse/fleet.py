@@ -20,8 +20,8 @@ import httpx
 from luminate.loadtest.scenarios import METRICS, RUN_DIMENSION
 from testbed.haproxy import HAProxy
 from tests.clickhouse.harness import Cluster
-from tests.conftest import TEST_SECRET
 from tests.e2e.server import LuminateProcess
+from tests.support.tokens import TEST_SECRET
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT_S = 90.0

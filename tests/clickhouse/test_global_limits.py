@@ -25,6 +25,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -106,7 +107,7 @@ def _fleet(server: Cluster, base: Path, mode: str) -> Fleet:
     fleet = _start(base, [_env(server, mode)] * 3)
     if mode == "global":
         for p in fleet.procs:
-            _wait(lambda p=p: _gauge(p, "luminate_limits_members") == 3, 30, "3 members")
+            _wait(partial(_members_are, p, 3), 30, "3 members")
     return fleet
 
 
@@ -125,6 +126,10 @@ def _gauge(proc: LuminateProcess, name: str) -> float | None:
     text = httpx.get(proc.internal_url + "/metrics", timeout=5).text
     match = re.search(rf"^{re.escape(name)} (\S+)$", text, flags=re.MULTILINE)
     return float(match.group(1)) if match else None
+
+
+def _members_are(proc: LuminateProcess, n: int) -> bool:
+    return _gauge(proc, "luminate_limits_members") == n
 
 
 def _wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -290,7 +295,7 @@ def test_a_process_cut_off_from_storage_falls_back_to_local_limits(
         try:
             first, _, partitioned = fleet.procs
             for p in fleet.procs:
-                _wait(lambda p=p: _gauge(p, "luminate_limits_members") == 3, 30, "3 members")
+                _wait(partial(_members_are, p, 3), 30, "3 members")
             assert _limits(partitioned) == {
                 "status": "ok",
                 "configured": "global",
@@ -319,7 +324,7 @@ def test_a_process_cut_off_from_storage_falls_back_to_local_limits(
             proxy.restore()
             for p in fleet.procs:
                 _wait(
-                    lambda p=p: _gauge(p, "luminate_limits_members") == 3,
+                    partial(_members_are, p, 3),
                     3 * TIMEOUT_S,
                     "3 members again",
                 )

@@ -1,6 +1,7 @@
 """The storage contract suite runs unchanged against every backend listed in BACKENDS.
 
-A backend fixture yields a migrated `Storage`. Tests isolate themselves by tenant (a fresh id per
+A backend fixture yields a migrated `Storage`; the embedded ones run over the session's engine
+(`tests/support/engine.py`). Tests isolate themselves by tenant (a fresh id per
 test), which is also the tenancy guarantee under test."""
 
 from __future__ import annotations
@@ -18,14 +19,6 @@ from luminate.storage.store import Storage
 from tests.clickhouse.harness import Cluster
 
 PROMOTED = frozenset({"customer_id", "endpoint"})
-
-
-@pytest.fixture(scope="session")
-def embedded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedEngine]:
-    # One embedded engine per process (chDB binds a process to one data path).
-    engine = EmbeddedEngine(str(tmp_path_factory.mktemp("embedded") / "data"), pool_size=4)
-    yield engine
-    engine.close()
 
 
 def _embedded(engine: EmbeddedEngine, layout: Layout) -> Storage:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -107,7 +107,7 @@ def aggregate(
     return out
 
 
-_NUMPY = {
+_NUMPY: dict[str, Callable[[np.ndarray], float]] = {
     "avg": np.mean,
     "sum": np.sum,
     "count": len,

@@ -108,5 +108,6 @@ def test_snapshots_of_past_windows_are_forgotten(storage: Storage) -> None:
 
     _settles(lambda: states(1_000), [b"past"])
     _settles(lambda: storage.series_states.forget_before(2_000), True)
-    _settles(lambda: states(1_000), [])
+    nothing: list[bytes] = []
+    _settles(lambda: states(1_000), nothing)
     assert states(5_000) == [b"kept"]

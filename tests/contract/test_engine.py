@@ -9,6 +9,7 @@ import pytest
 
 from luminate.model.query import Aggregation, Query, QueryType, TimeRange
 from luminate.model.time import now_ms
+from luminate.storage.engine import Column
 from luminate.storage.errors import StorageError, StorageTimeout
 from luminate.storage.sql import Statement, SystemStatement, Table
 from luminate.storage.store import Storage
@@ -48,7 +49,7 @@ def test_a_retried_insert_does_not_duplicate_but_a_new_one_stores(
         )
     points = oracle.generate(500, seed=3, start_ms=NOW - 600_000, span_ms=600_000)
     batch = oracle.to_batch(tenant, points)
-    data = [
+    data: list[Column] = [
         [tenant] * len(batch),
         batch.names,
         batch.timestamps,

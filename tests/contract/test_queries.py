@@ -7,7 +7,7 @@ from itertools import pairwise
 
 import pytest
 
-from luminate.model.query import Aggregation, Query, QueryType, TimeRange
+from luminate.model.query import Aggregation, Query, QueryType, RateRow, TimeRange
 from luminate.model.time import now_ms
 from luminate.storage.store import Storage
 from tests.contract import oracle
@@ -95,7 +95,9 @@ def test_rate_matches_oracle_with_counter_resets(
         limit=100_000,
     )
     rows = storage.query(tenant, q).rows
-    got = {(r.group, r.bucket): r.rate for r in rows}  # type: ignore[union-attr]
+    rates = [r for r in rows if isinstance(r, RateRow)]
+    assert len(rates) == len(rows), "a rate query answers rate rows"
+    got = {(r.group, r.bucket): r.rate for r in rates}
     want = oracle.rate(points, group_by, interval_ms)
     assert set(got) == set(want)
     for key, value in got.items():

@@ -11,10 +11,11 @@ import pytest
 
 from luminate.health.storage_probe import StorageProbe
 from luminate.ingest.batcher import Batcher
+from luminate.model.points import TenantPoints
 from luminate.observability.metrics import Metrics
 from luminate.storage import telemetry
 from luminate.storage.errors import StorageError
-from luminate.storage.store import Storage, TenantPoints
+from luminate.storage.store import Storage
 
 
 def points(tenant: str, n: int = 5) -> TenantPoints:

@@ -4,17 +4,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.e2e.bodies import (
-    ALLOWED_ORIGIN,
-    BODY_TIMEOUT_S,
-    MAX_CONNECTIONS,
-    SMALL_BODY_LIMIT,
-    SMALL_POINTS_LIMIT,
-    TINY_LIMITS,
-    TINY_TIER,
-)
 from tests.e2e.server import LuminateProcess
 
 
@@ -39,34 +29,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LuminateProcess]]:
 
 
 @pytest.fixture(scope="session")
-def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
-    """A server with small body and point-count limits, so size probes stay cheap, and a tier
-    of tiny tenant limits for tokens that name it."""
-    base = tmp_path_factory.mktemp("limited")
-    overrides = base / "limits.yaml"
-    overrides.write_text(yaml.safe_dump({"tiers": {TINY_TIER: TINY_LIMITS}}))
-    proc = LuminateProcess(
-        data_dir=base / "data",
-        log_path=base / "server.log",
-        env_extra={
-            "LUMINATE_WRITE_MAX_BODY_BYTES": str(SMALL_BODY_LIMIT),
-            "LUMINATE_WRITE_MAX_POINTS": str(SMALL_POINTS_LIMIT),
-            "LUMINATE_LIMITS_OVERRIDES_FILE": str(overrides),
-            "LUMINATE_CORS_ALLOWED_ORIGINS": ALLOWED_ORIGIN,
-            "LUMINATE_HTTP_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
-            "LUMINATE_HTTP_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT_S),
-        },
-    )
-    try:
-        proc.start()
-        yield proc
-    finally:
-        proc.kill()
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
-    """One shared server for tests that only read and write their own tenant."""
+    """One shared server for tests that only read and write their own tenant and leave it
+    serving (each asserts it still answers after what it sent)."""
     base = tmp_path_factory.mktemp("shared-server")
     proc = LuminateProcess(data_dir=base / "data", log_path=base / "server.log").start()
     yield proc

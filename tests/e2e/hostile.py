@@ -13,9 +13,10 @@ import httpx
 import pytest
 import zstandard
 
-from tests.e2e.bodies import TIMEOUT_S, now_ms
 from tests.e2e.server import LuminateProcess
+from tests.support.clock import now_ms
 
+TIMEOUT_S = 60.0
 WRITE = "/api/v1/write"
 QUERY = "/api/v1/query"
 RETENTION = "/api/v1/admin/retention"

@@ -9,13 +9,16 @@ import json
 import time
 import urllib.parse
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
-from luminate.auth.tokens import create_token
-from tests.conftest import TEST_SECRET
+from tests.e2e.server import LuminateProcess
+from tests.support.tokens import token
 
 METRIC = "load"
 MAX_IN_FLIGHT = 256
@@ -53,8 +56,19 @@ class Outcome:
         ]
 
 
-def token(tenant: str) -> str:
-    return create_token(TEST_SECRET, tenant=tenant, scopes=["read", "write"], ttl_s=3600)
+def limited_server(base: Path, limits: Mapping[str, Mapping[str, float]]) -> LuminateProcess:
+    """A server (not yet started) in `base` whose tenants have `limits` (tenant id -> limits),
+    logging warnings only: an access line per request would cost the loaded server time."""
+    overrides = base / "limits.yaml"
+    overrides.write_text(yaml.safe_dump({"tenants": limits}))
+    return LuminateProcess(
+        data_dir=base / "data",
+        log_path=base / "server.log",
+        env_extra={
+            "LUMINATE_LIMITS_OVERRIDES_FILE": str(overrides),
+            "LUMINATE_LOG_LEVEL": "warning",
+        },
+    )
 
 
 def _write_body(batch: str, n: int) -> bytes:

@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from luminate.auth.tokens import create_token
 from testbed.net import free_port
-from tests.conftest import TEST_SECRET
-
-# Servers under test run with tenant limits far above what any test sends, so tests of other
-# features never meet a 429; tests of the limits themselves set their own.
-HIGH_LIMITS = {
-    "LUMINATE_RATELIMIT_WRITE_RPS": "1000000",
-    "LUMINATE_RATELIMIT_QUERY_RPS": "1000000",
-    "LUMINATE_RATELIMIT_METRICS_PER_SEC": "1000000000",
-    "LUMINATE_RATELIMIT_CONCURRENT_QUERIES": "1000",
-}
+from testbed.process import ManagedProcess
+from tests.support.served import served_env
+from tests.support.tokens import auth_headers, token
 
 
 @dataclass
@@ -33,7 +23,18 @@ class LuminateProcess:
     env_extra: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     internal_port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    _process: ManagedProcess | None = field(default=None, init=False, repr=False)
+    _client: httpx.Client | None = field(default=None, init=False, repr=False)
+
+    @classmethod
+    def in_dir(cls, base: Path, **env: str) -> LuminateProcess:
+        """A server (not yet started) with its data and log in `base` and extra settings."""
+        return cls(data_dir=base / "data", log_path=base / "server.log", env_extra=env)
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The `luminate serve` child, once launched."""
+        return self._process.proc if self._process is not None else None
 
     @property
     def url(self) -> str:
@@ -44,20 +45,22 @@ class LuminateProcess:
         """The internal listener: /metrics and the detailed /api/v1/health (and the probes)."""
         return f"http://127.0.0.1:{self.internal_port}"
 
+    @property
+    def client(self) -> httpx.Client:
+        """A client of this server's API (closed when the server is stopped or killed)."""
+        if self._client is None:
+            self._client = httpx.Client(base_url=self.url, timeout=60.0)
+        return self._client
+
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
-        env.update(
-            {
-                "JWT_SECRET": TEST_SECRET,
-                "LUMINATE_SERVER_HOST": "127.0.0.1",
-                "LUMINATE_SERVER_PORT": str(self.port),
-                "LUMINATE_SERVER_INTERNAL_PORT": str(self.internal_port),
-                "LUMINATE_DATA_DIR": str(self.data_dir),
-                "LUMINATE_STORAGE_FSYNC": "false",
-                **HIGH_LIMITS,
-            }
-        )
-        env.update(self.env_extra)
+        where = {
+            "LUMINATE_SERVER_HOST": "127.0.0.1",
+            "LUMINATE_SERVER_PORT": str(self.port),
+            "LUMINATE_SERVER_INTERNAL_PORT": str(self.internal_port),
+            "LUMINATE_DATA_DIR": str(self.data_dir),
+        }
+        env.update(served_env({**where, **self.env_extra}))
         return env
 
     def start(self, timeout_s: float = 60.0) -> LuminateProcess:
@@ -67,32 +70,20 @@ class LuminateProcess:
 
     def launch(self) -> LuminateProcess:
         """Start `luminate serve` without waiting for it to become ready."""
-        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "luminate", "serve"],
-                env=self.env(),
-                stdout=log,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
-            )
+        self._process = ManagedProcess(
+            "luminate serve", [sys.executable, "-m", "luminate", "serve"], self.log_path, self.env()
+        ).start()
         return self
 
     def wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                tail = self.log_path.read_text()[-3000:]
-                raise RuntimeError(f"luminate exited with {self.proc.returncode}:\n{tail}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(
-            f"luminate not ready in {timeout_s} s:\n{self.log_path.read_text()[-3000:]}"
-        )
+        assert self._process is not None, "not launched"
+        self._process.wait_until(self._ready, timeout_s)
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(self.url + "/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def migrate(self, timeout_s: float = 120.0) -> None:
         """`luminate migrate` with this process's settings; fails the test with its stderr."""
@@ -107,29 +98,28 @@ class LuminateProcess:
         assert out.returncode == 0, out.stderr
 
     def token(self, tenant: str, scopes: str = "read,write", ttl_s: int = 3600) -> str:
-        return create_token(TEST_SECRET, tenant=tenant, scopes=scopes.split(","), ttl_s=ttl_s)
+        return token(tenant, scopes, ttl_s)
 
     def headers(self, tenant: str, scopes: str = "read,write") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(tenant, scopes)}"}
+        return auth_headers(tenant, scopes)
 
     def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
+        assert self._process is not None, "not launched"
+        self._process.signal(sig)
 
     def kill(self) -> None:
         """kill -9: no shutdown code runs."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        self._close_client()
+        if self._process is not None:
+            self._process.kill()
 
     def stop(self, timeout_s: float = 30.0) -> int:
-        if self.proc is None:
-            return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return int(self.proc.returncode)
+        """SIGTERM, then SIGKILL after `timeout_s`; the exit code (0 if never launched)."""
+        self._close_client()
+        code = self._process.stop(timeout_s) if self._process is not None else None
+        return 0 if code is None else code
+
+    def _close_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,31 +1,20 @@
-"""The `luminate` command as an operator uses it: exit codes and messages, never tracebacks."""
+"""The `luminate` command as an operator uses it: exit codes and messages, never tracebacks;
+`token create` with private keys that do not fit, and configuration errors that stop `serve`."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from luminate.auth.tokens import Scope, TokenVerifier
-from tests.conftest import TEST_SECRET
+from testbed.net import free_port
 from tests.e2e.server import LuminateProcess
-
-
-def luminate(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
-    base.pop("JWT_SECRET", None)
-    base.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "luminate", *args],
-        capture_output=True,
-        text=True,
-        env=base,
-        timeout=120,
-        check=False,
-    )
+from tests.support.cli import luminate
+from tests.support.tokens import TEST_SECRET
+from tests.unit.test_jwks import EC_A
 
 
 def test_token_create_signs_a_verifiable_token() -> None:
@@ -104,3 +93,52 @@ def test_migrate_twice_and_a_second_process_on_the_same_store(
     assert second.returncode == 2
     assert "in use by another process" in second.stderr
     assert server.proc is not None and server.proc.poll() is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--kid", "ec-a"), "--kid and --algorithm go with --private-key"),
+        (("--private-key", "{pem}"), "--kid is required"),
+        (("--private-key", "{pem}", "--kid", "k", "--algorithm", "RS256"), "not RS256"),
+        (("--private-key", "{pem}", "--kid", "k", "--algorithm", "ES384"), "not ES384"),
+        ((), "accepts no HS algorithm"),
+    ],
+)
+def test_token_create_refuses_keys_that_do_not_fit(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    pem = tmp_path / "ec.pem"
+    pem.write_bytes(EC_A.private_pem())
+    argv = [a.format(pem=pem) for a in args]
+    out = luminate(
+        "token", "create", "--tenant", "acme", *argv, LUMINATE_JWT_ALGORITHMS="RS256,ES256"
+    )
+    assert out.returncode == 2, out.stdout
+    assert message in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"LUMINATE_JWT_ALGORITHMS": "RS256"},
+            "set LUMINATE_JWT_JWKS_FILE or LUMINATE_JWT_JWKS_URL",
+        ),
+        ({"LUMINATE_CORS_ALLOWED_ORIGINS": "https://app.example/"}, "not origins"),
+    ],
+)
+def test_configuration_errors_stop_serve_with_one_line(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    out = luminate(
+        "serve",
+        JWT_SECRET=TEST_SECRET,
+        LUMINATE_DATA_DIR=str(tmp_path / "data"),
+        LUMINATE_SERVER_HOST="127.0.0.1",
+        LUMINATE_SERVER_PORT=str(free_port()),
+        **env,
+    )
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.selfmetrics import sample, scrape
 from tests.e2e.server import LuminateProcess
-from tests.e2e.test_observability import sample, scrape
 
 HEAD_TIMEOUT_S = 1.0
 BODY_TIMEOUT_S = 1.0

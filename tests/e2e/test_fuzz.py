@@ -28,12 +28,12 @@ from schemathesis.checks import (
 )
 
 from luminate.http.openapi import build_document
-from tests.e2e.bodies import TIMEOUT_S, now_ms
 from tests.e2e.hostile import (
     GIB,
     HOSTILE,
     MIB,
     QUERY_BODY_LIMIT,
+    TIMEOUT_S,
     WRITE,
     WRITE_BODY_LIMIT,
     Hostile,
@@ -44,6 +44,7 @@ from tests.e2e.hostile import (
     zstd_gib,
 )
 from tests.e2e.server import LuminateProcess
+from tests.support.clock import now_ms
 
 # -- generated requests -------------------------------------------------------------------------
 

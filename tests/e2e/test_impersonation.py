@@ -10,15 +10,15 @@ from collections.abc import Callable
 
 import httpx
 
+from tests.e2e.selfmetrics import sample, scrape
 from tests.e2e.server import LuminateProcess
-from tests.e2e.test_observability import sample, scrape
 
 StartServer = Callable[..., LuminateProcess]
 
 
 def admin_headers(proc: LuminateProcess, tenant: str) -> dict[str, str]:
     from luminate.auth.tokens import create_token
-    from tests.conftest import TEST_SECRET
+    from tests.support.tokens import TEST_SECRET
 
     token = create_token(
         TEST_SECRET, tenant=tenant, scopes=["read", "write", "admin"], ttl_s=600, subject="ops-1"

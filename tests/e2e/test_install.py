@@ -14,7 +14,7 @@ import httpx
 
 from luminate.auth.tokens import create_token
 from testbed.net import free_port
-from tests.conftest import TEST_SECRET
+from tests.support.tokens import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,7 +1,11 @@
 """Tokens verified with keys from a JWKS URL, seen from outside: RS256/ES256 accepted with no
 HS secret at all, a key added at the URL fetched early for its kid without hammering the JWKS
 server, removed keys refused once the cache expires and failed fetches keeping the last good
-keys."""
+keys.
+
+A served process, beside a JWKS server on loopback: what these tests wait for is the key
+source's own clock (its cache, the cooldown of early refetches), which no in-process run
+shortens."""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.hardening import assert_error, claims, get_metrics, start
 from tests.e2e.server import LuminateProcess
+from tests.support.errors import assert_error
+from tests.support.hardening import claims, get_metrics
 from tests.unit.test_jwks import (
     EC_A,
     EC_B,
@@ -49,7 +54,7 @@ def url_server(
 ) -> Iterator[LuminateProcess]:
     """RS256/ES256 only (no HS secret at all), keys from a JWKS URL cached for 5 minutes: new
     keys arrive only through the early refetch for an unknown kid."""
-    proc = start(
+    proc = LuminateProcess.in_dir(
         tmp_path_factory.mktemp("url-server"),
         JWT_SECRET="",
         LUMINATE_JWT_ALGORITHMS="RS256,ES256",
@@ -71,7 +76,9 @@ def test_jwks_url_tokens_are_accepted(url_server: LuminateProcess, key: SigningK
 
 
 def test_without_an_hs_algorithm_hs_tokens_are_refused(url_server: LuminateProcess) -> None:
-    error = assert_error(get_metrics(url_server, url_server.token("acme")), 401, "invalid_token")
+    error = assert_error(get_metrics(url_server, url_server.token("acme")), 401, "invalid_token")[
+        "error"
+    ]
     assert "'HS256' is not accepted" in error["message"]
 
 
@@ -94,7 +101,7 @@ def test_unknown_kids_do_not_hammer_the_jwks_server(
     started = time.monotonic()
     for n in range(40):
         token = SigningKey(f"made-up-{n}", RSA_B.private, "RS256").sign(claims())
-        error = assert_error(get_metrics(url_server, token), 401, "invalid_token")
+        error = assert_error(get_metrics(url_server, token), 401, "invalid_token")["error"]
         assert f"'made-up-{n}' is not in the JWKS" in error["message"]
     elapsed = time.monotonic() - started
     # At most one early refetch per cooldown (5 s), plus one already due.
@@ -105,7 +112,7 @@ def test_removed_keys_stop_and_failed_fetches_keep_the_last_good_keys(
     tmp_path: Path,
 ) -> None:
     endpoint = JwksServer(document(RSA_A.jwk(), EC_A.jwk()))
-    proc = start(
+    proc = LuminateProcess.in_dir(
         tmp_path,
         LUMINATE_JWT_ALGORITHMS="RS256,ES256",
         LUMINATE_JWT_JWKS_URL=endpoint.url,

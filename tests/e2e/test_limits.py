@@ -1,6 +1,10 @@
 """Tenant limits through HTTP: rate limits with their headers and counters, overrides by tenant
 and tier (reloaded while serving), series limits that refuse only new series (never with 429),
-concurrent query slots and query budgets enforced by the engine."""
+concurrent query slots and query budgets enforced by the engine.
+
+A served process of its own: the rows budget counts the rows the engine reads, granule by
+granule, so what it allows depends on what else the table holds; this module needs a store that
+holds only its own tenants, and the embedded engine gives one process one store."""
 
 from __future__ import annotations
 
@@ -16,10 +20,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from luminate.auth.tokens import create_token
-from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import DAY_MS, HOUR_MS, assert_error, dumps, now_ms, point
 from tests.e2e.server import LuminateProcess
+from tests.support.clock import now_ms
+from tests.support.errors import assert_error
+from tests.support.points import DAY_MS, HOUR_MS, dumps, point
+from tests.support.tokens import auth_headers
 
 TIMEOUT_S = 60.0
 OVERRIDES: dict[str, Any] = {
@@ -70,20 +75,12 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def headers(tenant: str, scopes: str = "read,write", tier: str | None = None) -> dict[str, str]:
-    extra = {"tier": tier} if tier else None
-    token = create_token(
-        TEST_SECRET, tenant=tenant, scopes=scopes.split(","), ttl_s=3600, extra=extra
-    )
-    return {"Authorization": f"Bearer {token}"}
-
-
 def write(
     proc: LuminateProcess, tenant: str, points: list[dict[str, Any]], tier: str | None = None
 ) -> httpx.Response:
     return httpx.post(
         proc.url + "/api/v1/write",
-        headers=headers(tenant, tier=tier),
+        headers=auth_headers(tenant, tier=tier),
         content=dumps({"metrics": points}),
         timeout=TIMEOUT_S,
     )
@@ -103,7 +100,7 @@ def query(
         del body["aggregation"]
     return httpx.post(
         proc.url + "/api/v1/query",
-        headers=headers(tenant, tier=tier),
+        headers=auth_headers(tenant, tier=tier),
         content=dumps(body),
         timeout=TIMEOUT_S,
     )
@@ -173,7 +170,7 @@ def test_queries_and_discovery_share_the_query_rate(proc: LuminateProcess) -> No
     time.sleep(1.1)  # the bucket is full again after the previous test's reads
     assert query(proc, "rps").status_code == 200
     listed = httpx.get(
-        proc.url + "/api/v1/metrics", headers=headers("rps", "read"), timeout=TIMEOUT_S
+        proc.url + "/api/v1/metrics", headers=auth_headers("rps", "read"), timeout=TIMEOUT_S
     )
     assert listed.status_code == 200
     assert listed.headers["x-ratelimit-remaining"] == "0"
@@ -293,7 +290,7 @@ def test_per_metric_series_limits_refuse_only_that_metric(proc: LuminateProcess)
 
 def test_cardinality_shows_the_limits_and_the_estimate(proc: LuminateProcess) -> None:
     resp = httpx.get(
-        proc.url + "/api/v1/cardinality", headers=headers("series", "read"), timeout=TIMEOUT_S
+        proc.url + "/api/v1/cardinality", headers=auth_headers("series", "read"), timeout=TIMEOUT_S
     )
     assert resp.status_code == 200, resp.text
     out = resp.json()
@@ -312,7 +309,7 @@ def test_cardinality_shows_the_limits_and_the_estimate(proc: LuminateProcess) ->
 def hold_query_slot(proc: LuminateProcess, tenant: str) -> socket.socket:
     """A query whose body never finishes arriving: it holds one of the tenant's slots."""
     sock = socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S)
-    auth = headers(tenant)["Authorization"]
+    auth = auth_headers(tenant)["Authorization"]
     sock.sendall(
         f"POST /api/v1/query HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n"
         "Content-Length: 1000\r\n\r\n{".encode()

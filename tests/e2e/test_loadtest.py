@@ -24,8 +24,8 @@ from luminate.auth.tokens import create_token
 from luminate.loadtest.scenarios import METRICS, RUN_DIMENSION
 from testbed.haproxy import HAProxy
 from testbed.net import free_port
-from tests.conftest import TEST_SECRET
 from tests.e2e.server import LuminateProcess
+from tests.support.tokens import TEST_SECRET
 
 StartServer = Callable[..., LuminateProcess]
 SHORT = ("--duration", "3s", "--warmup", "1s")

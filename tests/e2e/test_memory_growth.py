@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.e2e.bodies import TIMEOUT_S
-from tests.e2e.hostile import HOSTILE, MIB, assert_alive, check_answer
+from tests.e2e.hostile import HOSTILE, MIB, TIMEOUT_S, assert_alive, check_answer
 from tests.e2e.server import LuminateProcess
 
 

@@ -12,9 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.e2e.load import Outcome, Plan, drive, p95, stored_batches
+from tests.e2e.load import Outcome, Plan, drive, limited_server, p95, stored_batches
 from tests.e2e.server import LuminateProcess
 
 # B (quiet) is on a larger plan than A (noisy): at half of its limits B sends as much as A may
@@ -37,17 +36,7 @@ FLOOR_S = 0.010
 
 @pytest.fixture(scope="module")
 def proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
-    base = tmp_path_factory.mktemp("noisy")
-    overrides = base / "limits.yaml"
-    overrides.write_text(yaml.safe_dump({"tenants": LIMITS}))
-    server = LuminateProcess(
-        data_dir=base / "data",
-        log_path=base / "server.log",
-        env_extra={
-            "LUMINATE_LIMITS_OVERRIDES_FILE": str(overrides),
-            "LUMINATE_LOG_LEVEL": "warning",
-        },
-    ).start()
+    server = limited_server(tmp_path_factory.mktemp("noisy"), LIMITS).start()
     yield server
     server.kill()
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from testbed.net import free_port
-from tests.conftest import TEST_SECRET
 from tests.e2e.server import LuminateProcess
+from tests.support.tokens import TEST_SECRET
 
 LIMIT = 20
 

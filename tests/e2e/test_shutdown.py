@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from tests.e2e.server import LuminateProcess
+from tests.support.clock import now_ms
 
 StartServer = Callable[..., LuminateProcess]
 
@@ -67,10 +68,6 @@ def slow_pool(writes: list[SlowWrite]) -> Iterator[ThreadPoolExecutor]:
         finally:
             for w in writes:
                 w.release.set()
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def slow_writes(count: int, points: int, start_value: int) -> list[SlowWrite]:

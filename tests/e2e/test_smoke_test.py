@@ -4,13 +4,10 @@ usage error)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable
 
 import httpx
@@ -19,6 +16,8 @@ import pytest
 from luminate.auth.tokens import create_token
 from testbed.net import free_port
 from tests.e2e.server import LuminateProcess
+from tests.support.cli import luminate
+from tests.support.tenants import new_tenant
 
 StartServer = Callable[..., LuminateProcess]
 
@@ -26,16 +25,8 @@ CHECKS = ["healthz", "readyz", "startupz", "write", "read-back", "discovery", "s
 
 
 def smoke_test(*args: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
     began = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-m", "luminate", "smoke-test", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    out = luminate("smoke-test", *args)
     return out, time.monotonic() - began
 
 
@@ -55,7 +46,7 @@ def line_of(stdout: str, check: str) -> str:
 
 
 def tenant() -> str:
-    return f"smoke-{uuid.uuid4().hex[:8]}"
+    return new_tenant("smoke")
 
 
 def test_a_healthy_server_passes_every_check(server: LuminateProcess) -> None:

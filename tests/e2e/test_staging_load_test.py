@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
 from tests.e2e.server import LuminateProcess
+from tests.support.tokens import TEST_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "run-staging-load-test.sh"

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import httpx
 import msgspec
 
+from tests.e2e.selfmetrics import sample, scrape
 from tests.e2e.server import LuminateProcess
-from tests.e2e.test_observability import sample, scrape
 
 StartServer = Callable[..., LuminateProcess]
 

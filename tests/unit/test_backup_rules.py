@@ -175,7 +175,12 @@ def test_statements_for_current_servers_cover_the_cluster_once() -> None:
 
 def test_a_cluster_shard_is_summed_through_cluster_and_its_shard_number() -> None:
     seen: list[str] = []
-    target = builtin.Target("luminate", [], "c", lambda sql: seen.append(sql) or [], lambda s: None)
+
+    def record(sql: str) -> list[list[object]]:
+        seen.append(sql)
+        return []
+
+    target = builtin.Target("luminate", [], "c", record, lambda s: None)
     select = builtin.shard_select(target, 2)
     select("SELECT name FROM system.parts WHERE database = 'luminate' AND active")
     select("SELECT _part, count() FROM `luminate`.`samples_local` GROUP BY _part")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+from collections.abc import Callable
 
 import pytest
 import zstandard
@@ -39,7 +40,11 @@ def fails(body: bytes, encoding: str | None) -> LuminateError:
 @pytest.mark.parametrize("encoding", [None, "identity", "gzip", "zstd"])
 def test_bodies_are_decoded(encoding: str | None) -> None:
     payload = b'{"metrics": []}' * 10
-    raw = {"gzip": gzip.compress, "zstd": zstandard.compress}.get(encoding or "", bytes)(payload)
+    encoders: dict[str, Callable[[bytes], bytes]] = {
+        "gzip": gzip.compress,
+        "zstd": zstandard.compress,
+    }
+    raw = encoders.get(encoding or "", bytes)(payload)
     assert read(raw, encoding) == payload
 
 

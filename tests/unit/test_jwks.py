@@ -30,7 +30,7 @@ from luminate.auth.jwks import (
     parse_jwks,
 )
 from luminate.settings import ConfigError, load_settings
-from tests.conftest import TEST_SECRET
+from tests.support.tokens import TEST_SECRET
 
 # -- keys and JWKS documents, shared with the end-to-end tests ----------------------------------
 

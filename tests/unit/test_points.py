@@ -131,13 +131,13 @@ def test_reported_errors_are_capped_but_all_counted() -> None:
     assert len(out.rejected) == 1000
 
 
-VALID = {
+VALID: dict[str, list[object]] = {
     "name": ["m", "cpu_total", "_x"],
     "timestamp": [NOW, NOW - DAY, NOW + 60_000],
     "value": [1.0, -3, 0, 1e300],
     "dimensions": [{"a": "1"}, {}, {"b": "x", "a": "y"}, {"k": "v" * 256}],
 }
-INVALID = {
+INVALID: dict[str, list[object]] = {
     "name": ["9bad", "bad name", "n" * 257],
     "timestamp": [NOW - 8 * DAY, NOW + 7_200_000, "2026-11-25T10:00:00", "soon", 1.5],
     "value": ["1", None],

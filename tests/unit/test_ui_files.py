@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from luminate.http.ui import static_dir
-from tests.conftest import TEST_SECRET
+from tests.support.tokens import TEST_SECRET
 
 STATIC = static_dir()
 OWN_JS = sorted((STATIC / "js").glob("*.js"))

@@ -4,6 +4,7 @@ as a small body gets, and an oversized point is judged without building what it 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import msgspec
 import pytest
@@ -21,7 +22,7 @@ def decoder() -> WriteDecoder:
     return WriteDecoder(PointValidator(**LIMITS))
 
 
-def body(points: list[object]) -> bytes:
+def body(points: Sequence[object]) -> bytes:
     return msgspec.json.encode({"metrics": points})
 
 

@@ -31,8 +31,12 @@ class StorageCalls:
                 call = asyncio.to_thread(fn)
                 if timeout_s is None:
                     return await call
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result of a
+                # call that finished while the caller was being cancelled, swallowing the
+                # cancellation (a maintenance loop cancelled at shutdown would run on).
                 try:
-                    return await asyncio.wait_for(call, timeout_s + _GUARD_S)
+                    async with asyncio.timeout(timeout_s + _GUARD_S):
+                        return await call
                 except TimeoutError:
                     raise StorageTimeout(f"storage did not answer within {timeout_s:g} s") from None
             except StorageError:

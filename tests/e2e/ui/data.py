@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import msgspec
 
-from tests.e2e.bodies import TIMEOUT_S, now_ms
+from tests.app.bodies import TIMEOUT_S
 from tests.e2e.server import LuminateProcess
+from tests.support.clock import now_ms
 
 MINUTE_MS = 60_000
 BUCKET_MS = 5 * MINUTE_MS

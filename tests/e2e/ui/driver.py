@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 from playwright.sync_api import ConsoleMessage, Dialog, Page, Request
 
-from tests.e2e.bodies import TIMEOUT_S
+from tests.app.bodies import TIMEOUT_S
 from tests.e2e.server import LuminateProcess
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Request
 
-from tests.e2e.bodies import now_ms
 from tests.e2e.server import LuminateProcess
 from tests.e2e.ui.data import MINUTE_MS, new_tenant, write
 from tests.e2e.ui.driver import UI
+from tests.support.clock import now_ms
 
 MAX_SERIES = 40
 

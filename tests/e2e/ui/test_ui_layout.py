@@ -4,6 +4,7 @@ window without sideways scrolling, and the theme follows the system's light or d
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import pytest
 
@@ -99,7 +100,7 @@ def test_the_theme_follows_the_system(
     assert chart is not None and chart["axis"] == AXIS[scheme]
     ui.shot(f"explore-{scheme}")
     # The chart follows a change of the setting without a reload.
-    other = "dark" if scheme == "light" else "light"
+    other: Literal["dark", "light"] = "dark" if scheme == "light" else "light"
     ui.page.emulate_media(color_scheme=other)
     assert (
         ui.page.evaluate("() => getComputedStyle(document.body).backgroundColor")

@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from luminate.auth.tokens import create_token
-from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import TIMEOUT_S, now_ms
+from tests.app.bodies import TIMEOUT_S
 from tests.e2e.server import LuminateProcess
 from tests.e2e.ui.data import new_tenant, write
 from tests.e2e.ui.driver import UI
+from tests.support.clock import now_ms
+from tests.support.tokens import TEST_SECRET
 
 ONE_SLOT = "one-slot"
 HEAVY_POINTS = 300_000

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from luminate.http.ui import UI_CSP
-from tests.e2e.bodies import TIMEOUT_S
+from tests.app.bodies import TIMEOUT_S
 from tests.e2e.server import LuminateProcess
 from tests.e2e.ui.data import new_tenant
 from tests.e2e.ui.driver import UI

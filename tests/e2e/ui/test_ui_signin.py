@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 from luminate.auth.tokens import create_token
-from tests.conftest import TEST_SECRET
 from tests.e2e.ui.data import new_tenant
 from tests.e2e.ui.driver import UI
+from tests.support.tokens import TEST_SECRET
 
 
 def test_signing_in_shows_tenant_scopes_and_expiry(ui: UI) -> None:

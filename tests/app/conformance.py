@@ -1,4 +1,4 @@
-"""Checking real answers against the OpenAPI document: the document as a process serves it, a
+"""Checking real answers against the OpenAPI document: the document as the app serves it, a
 contract that looks up what the document promises for a path, method and status and validates a
 response against it (documented status, media type, required headers, body schema), and the
 request helper the OpenAPI tests send with."""
@@ -13,8 +13,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tests.e2e.bodies import TIMEOUT_S
-from tests.e2e.server import LuminateProcess
+from tests.app.bodies import TIMEOUT_S
+from tests.app.inprocess import InProcessApp
 
 URI = "urn:luminate:openapi"
 WRITE = "/api/v1/write"
@@ -87,9 +87,9 @@ class Contract:
         return body
 
 
-def served_document(proc: LuminateProcess) -> dict[str, Any]:
+def served_document(proc: InProcessApp) -> dict[str, Any]:
     """The document `proc` serves at /openapi.json."""
-    resp = httpx.get(proc.url + "/openapi.json", timeout=TIMEOUT_S)
+    resp = proc.client.get("/openapi.json", timeout=TIMEOUT_S)
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == "application/json"
     doc: dict[str, Any] = resp.json()
@@ -97,7 +97,7 @@ def served_document(proc: LuminateProcess) -> dict[str, Any]:
 
 
 def request(
-    proc: LuminateProcess,
+    proc: InProcessApp,
     method: str,
     path: str,
     tenant: str | None = None,
@@ -107,4 +107,4 @@ def request(
     headers = kwargs.pop("headers", {})
     if tenant is not None:
         headers = {**proc.headers(tenant, scopes), **headers}
-    return httpx.request(method, proc.url + path, headers=headers, timeout=TIMEOUT_S, **kwargs)
+    return proc.client.request(method, path, headers=headers, timeout=TIMEOUT_S, **kwargs)

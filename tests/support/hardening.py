@@ -1,17 +1,16 @@
 """Token claims, requests and expected response headers shared by the tests of the hardened API
 (JWKS keys, CORS, security headers): a claims set, a metrics read with a bearer token, a CORS
-preflight, the error-shape check and the security headers every response must carry."""
+preflight and the security headers every response must carry."""
 
 from __future__ import annotations
 
-import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.e2e.server import LuminateProcess
+from tests.support.clock import now_s
+from tests.support.served import Served
+from tests.support.tenants import new_tenant
 
 TIMEOUT_S = 30.0
 ORIGIN = "https://app.example"
@@ -26,45 +25,31 @@ SECURITY_HEADERS = {
 
 def claims(tenant: str | None = None, **over: Any) -> dict[str, Any]:
     c: dict[str, Any] = {
-        "tenant_id": tenant or f"hard-{uuid.uuid4().hex[:12]}",
+        "tenant_id": tenant or new_tenant("hard"),
         "scopes": ["read", "write"],
-        "exp": int(time.time()) + 600,
+        "exp": now_s() + 600,
     }
     c.update(over)
     return c
 
 
-def get_metrics(proc: LuminateProcess, token: str, **headers: str) -> httpx.Response:
-    return httpx.get(
-        f"{proc.url}/api/v1/metrics",
+def get_metrics(proc: Served, token: str, **headers: str) -> httpx.Response:
+    return proc.client.get(
+        "/api/v1/metrics",
         headers={"Authorization": f"Bearer {token}", **headers},
         timeout=TIMEOUT_S,
     )
 
 
-def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code, body
-    error: dict[str, Any] = body["error"]
-    return error
-
-
-def start(base: Path, **env: str) -> LuminateProcess:
-    return LuminateProcess(data_dir=base / "data", log_path=base / "server.log", env_extra=env)
-
-
 def preflight(
-    server: LuminateProcess,
+    server: Served,
     origin: str,
     method: str = "POST",
     headers: str = "authorization, content-type",
     path: str = "/api/v1/write",
 ) -> httpx.Response:
-    return httpx.options(
-        server.url + path,
+    return server.client.options(
+        path,
         headers={
             "Origin": origin,
             "Access-Control-Request-Method": method,

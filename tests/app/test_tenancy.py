@@ -5,16 +5,16 @@ tenant; admin operations on one tenant never touch another."""
 from __future__ import annotations
 
 import itertools
-import time
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.support.clock import now_ms
+from tests.support.errors import assert_error
+from tests.support.tenants import new_tenant
 
 TIMEOUT_S = 30.0
 MINUTE_MS = 60_000
@@ -22,14 +22,6 @@ DAY_MS = 86_400_000
 STEP_MS = 20_000
 STEPS = 12
 SHARED = "http_requests"
-
-
-def new_tenant(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -185,9 +177,9 @@ class World:
         return self.base_ms - 3 * DAY_MS, self.base_ms + STEPS * STEP_MS + MINUTE_MS
 
 
-def write(proc: LuminateProcess, tenant: str, points: list[Point], scopes: str = "write") -> None:
-    resp = httpx.post(
-        f"{proc.url}/api/v1/write",
+def write(proc: InProcessApp, tenant: str, points: list[Point], scopes: str = "write") -> None:
+    resp = proc.client.post(
+        "/api/v1/write",
         headers=proc.headers(tenant, scopes),
         json={"metrics": [p.json() for p in points]},
         timeout=TIMEOUT_S,
@@ -197,7 +189,7 @@ def write(proc: LuminateProcess, tenant: str, points: list[Point], scopes: str =
 
 
 @pytest.fixture(scope="module")
-def world(server: LuminateProcess) -> World:
+def world(server: InProcessApp) -> World:
     base = (now_ms() - 30 * MINUTE_MS) // MINUTE_MS * MINUTE_MS
     a = build(new_tenant("tenant-a"), base, a_series(), a_series()[:1])
     b = build(new_tenant("tenant-b"), base, b_series(), b_series()[:1])
@@ -206,17 +198,15 @@ def world(server: LuminateProcess) -> World:
     return World(base, a, b)
 
 
-def get(proc: LuminateProcess, path: str, headers: dict[str, str], **params: Any) -> Any:
-    resp = httpx.get(proc.url + path, headers=headers, params=params or None, timeout=TIMEOUT_S)
+def get(proc: InProcessApp, path: str, headers: dict[str, str], **params: Any) -> Any:
+    resp = proc.client.get(path, headers=headers, params=params or None, timeout=TIMEOUT_S)
     assert resp.status_code == 200, resp.text
     return resp.json()
 
 
-def query(
-    proc: LuminateProcess, headers: dict[str, str], body: dict[str, Any], **params: Any
-) -> Any:
-    resp = httpx.post(
-        f"{proc.url}/api/v1/query",
+def query(proc: InProcessApp, headers: dict[str, str], body: dict[str, Any], **params: Any) -> Any:
+    resp = proc.client.post(
+        "/api/v1/query",
         headers=headers,
         params=params or None,
         json=body,
@@ -226,19 +216,11 @@ def query(
     return resp.json()
 
 
-def assert_error(resp: httpx.Response, status: int, code: str) -> None:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-
-
 # -- the view of one tenant, through every read endpoint ------------------------------------------
 
 
 def assert_sees_exactly(
-    proc: LuminateProcess,
+    proc: InProcessApp,
     headers: dict[str, str],
     mine: TenantData,
     other: TenantData,
@@ -335,7 +317,7 @@ def assert_sees_exactly(
 
 @pytest.mark.parametrize("who", ["A", "B"])
 def test_each_tenant_sees_exactly_its_own_data(
-    server: LuminateProcess, world: World, who: str
+    server: InProcessApp, world: World, who: str
 ) -> None:
     mine, other = world.pick(who)
     assert_sees_exactly(server, server.headers(mine.tenant, "read"), mine, other, world)
@@ -354,7 +336,7 @@ def test_the_two_tenants_really_overlap_and_differ(world: World) -> None:
         assert any(p.timestamp < world.base_ms for p in data.points)
 
 
-def test_a_tenant_without_data_sees_nothing(server: LuminateProcess, world: World) -> None:
+def test_a_tenant_without_data_sees_nothing(server: InProcessApp, world: World) -> None:
     empty = TenantData(new_tenant("tenant-empty"))
     assert_sees_exactly(server, server.headers(empty.tenant, "read"), empty, world.a, world)
 
@@ -372,20 +354,18 @@ READ_PATHS = [
 @pytest.mark.parametrize("scopes", ["read", "read,write"])
 @pytest.mark.parametrize("path", READ_PATHS)
 def test_a_non_admin_token_cannot_name_another_tenant(
-    server: LuminateProcess, world: World, path: str, scopes: str
+    server: InProcessApp, world: World, path: str, scopes: str
 ) -> None:
     headers = server.headers(world.a.tenant, scopes)
-    resp = httpx.get(
-        server.url + path, headers=headers, params={"tenant": world.b.tenant}, timeout=TIMEOUT_S
+    resp = server.client.get(
+        path, headers=headers, params={"tenant": world.b.tenant}, timeout=TIMEOUT_S
     )
     assert_error(resp, 403, "insufficient_scope")
 
 
-def test_a_non_admin_query_cannot_name_another_tenant(
-    server: LuminateProcess, world: World
-) -> None:
-    resp = httpx.post(
-        f"{server.url}/api/v1/query",
+def test_a_non_admin_query_cannot_name_another_tenant(server: InProcessApp, world: World) -> None:
+    resp = server.client.post(
+        "/api/v1/query",
         headers=server.headers(world.a.tenant, "read"),
         params={"tenant": world.b.tenant},
         json={"queryType": "range", "metricName": SHARED, "timeRange": {"relative": "7d"}},
@@ -394,10 +374,10 @@ def test_a_non_admin_query_cannot_name_another_tenant(
     assert_error(resp, 403, "insufficient_scope")
 
 
-def test_a_non_admin_write_cannot_name_another_tenant(server: LuminateProcess) -> None:
+def test_a_non_admin_write_cannot_name_another_tenant(server: InProcessApp) -> None:
     writer, victim = new_tenant("writer"), new_tenant("victim")
-    resp = httpx.post(
-        f"{server.url}/api/v1/write",
+    resp = server.client.post(
+        "/api/v1/write",
         headers=server.headers(writer, "read,write"),
         params={"tenant": victim},
         json={"metrics": [{"name": "intruder", "timestamp": now_ms(), "value": 1.0}]},
@@ -408,7 +388,7 @@ def test_a_non_admin_write_cannot_name_another_tenant(server: LuminateProcess) -
         assert get(server, "/api/v1/metrics", server.headers(tenant, "read"))["metrics"] == []
 
 
-def test_naming_the_own_tenant_is_allowed(server: LuminateProcess, world: World) -> None:
+def test_naming_the_own_tenant_is_allowed(server: InProcessApp, world: World) -> None:
     headers = server.headers(world.a.tenant, "read")
     named = get(server, "/api/v1/metrics", headers, tenant=world.a.tenant)
     assert named == {"metrics": world.a.metrics_view(), "truncated": False}
@@ -416,7 +396,7 @@ def test_naming_the_own_tenant_is_allowed(server: LuminateProcess, world: World)
 
 @pytest.mark.parametrize("who", ["A", "B"])
 def test_an_admin_token_may_name_a_tenant_and_sees_only_that_tenant(
-    server: LuminateProcess, world: World, who: str
+    server: InProcessApp, world: World, who: str
 ) -> None:
     mine, other = world.pick(who)
     headers = server.headers(new_tenant("ops"), "read,admin")
@@ -424,10 +404,10 @@ def test_an_admin_token_may_name_a_tenant_and_sees_only_that_tenant(
 
 
 def test_an_admin_token_naming_an_invalid_tenant_is_refused(
-    server: LuminateProcess, world: World
+    server: InProcessApp, world: World
 ) -> None:
-    resp = httpx.get(
-        f"{server.url}/api/v1/metrics",
+    resp = server.client.get(
+        "/api/v1/metrics",
         headers=server.headers(world.a.tenant, "read,admin"),
         params={"tenant": "bad tenant'"},
         timeout=TIMEOUT_S,
@@ -435,10 +415,10 @@ def test_an_admin_token_naming_an_invalid_tenant_is_refused(
     assert_error(resp, 400, "invalid_parameter")
 
 
-def test_an_admin_write_naming_a_tenant_lands_only_there(server: LuminateProcess) -> None:
+def test_an_admin_write_naming_a_tenant_lands_only_there(server: InProcessApp) -> None:
     ops, target = new_tenant("ops"), new_tenant("target")
-    resp = httpx.post(
-        f"{server.url}/api/v1/write",
+    resp = server.client.post(
+        "/api/v1/write",
         headers=server.headers(ops, "write,admin"),
         params={"tenant": target},
         json={"metrics": [{"name": "backfill", "timestamp": now_ms(), "value": 2.0}]},
@@ -485,11 +465,11 @@ def _point(**extra: Any) -> dict[str, Any]:
     ],
 )
 def test_a_body_naming_a_tenant_is_rejected_and_writes_nothing(
-    server: LuminateProcess, body: Any, code: str
+    server: InProcessApp, body: Any, code: str
 ) -> None:
     writer, victim = new_tenant("writer"), new_tenant("victim")
-    resp = httpx.post(
-        f"{server.url}/api/v1/write",
+    resp = server.client.post(
+        "/api/v1/write",
         headers=server.headers(writer, "write"),
         json=body(victim),
         timeout=TIMEOUT_S,
@@ -503,10 +483,10 @@ def test_a_body_naming_a_tenant_is_rejected_and_writes_nothing(
 
 
 @pytest.mark.parametrize("header", ["X-Tenant-Id", "X-Scope-OrgID", "Tenant"])
-def test_tenant_headers_are_ignored(server: LuminateProcess, header: str) -> None:
+def test_tenant_headers_are_ignored(server: InProcessApp, header: str) -> None:
     writer, victim = new_tenant("writer"), new_tenant("victim")
-    resp = httpx.post(
-        f"{server.url}/api/v1/write",
+    resp = server.client.post(
+        "/api/v1/write",
         headers={**server.headers(writer, "write"), header: victim},
         json={"metrics": [_point()]},
         timeout=TIMEOUT_S,
@@ -521,7 +501,7 @@ def test_tenant_headers_are_ignored(server: LuminateProcess, header: str) -> Non
 
 
 @pytest.fixture
-def twins(server: LuminateProcess) -> tuple[TenantData, TenantData]:
+def twins(server: InProcessApp) -> tuple[TenantData, TenantData]:
     """Two fresh tenants holding identical points (recent and two days old)."""
     base = (now_ms() - 30 * MINUTE_MS) // MINUTE_MS * MINUTE_MS
     series = [
@@ -535,7 +515,7 @@ def twins(server: LuminateProcess) -> tuple[TenantData, TenantData]:
     return c, d
 
 
-def metrics_of(proc: LuminateProcess, tenant: str) -> list[dict[str, Any]]:
+def metrics_of(proc: InProcessApp, tenant: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = get(proc, "/api/v1/metrics", proc.headers(tenant, "read"))[
         "metrics"
     ]
@@ -543,11 +523,11 @@ def metrics_of(proc: LuminateProcess, tenant: str) -> list[dict[str, Any]]:
 
 
 def test_deleting_a_metric_affects_only_the_own_tenant(
-    server: LuminateProcess, twins: tuple[TenantData, TenantData]
+    server: InProcessApp, twins: tuple[TenantData, TenantData]
 ) -> None:
     c, d = twins
-    resp = httpx.delete(
-        f"{server.url}/api/v1/admin/metrics/twin_metric",
+    resp = server.client.delete(
+        "/api/v1/admin/metrics/twin_metric",
         headers=server.headers(c.tenant, "admin"),
         params={"before": now_ms() + MINUTE_MS},
         timeout=TIMEOUT_S,
@@ -559,11 +539,11 @@ def test_deleting_a_metric_affects_only_the_own_tenant(
 
 
 def test_retention_affects_only_the_own_tenant(
-    server: LuminateProcess, twins: tuple[TenantData, TenantData]
+    server: InProcessApp, twins: tuple[TenantData, TenantData]
 ) -> None:
     c, d = twins
-    resp = httpx.post(
-        f"{server.url}/api/v1/admin/retention",
+    resp = server.client.post(
+        "/api/v1/admin/retention",
         headers=server.headers(c.tenant, "admin"),
         json={"days": 1},
         timeout=TIMEOUT_S,
@@ -579,11 +559,11 @@ def test_retention_affects_only_the_own_tenant(
 
 
 def test_an_admin_deleting_for_a_named_tenant_spares_its_own(
-    server: LuminateProcess, twins: tuple[TenantData, TenantData]
+    server: InProcessApp, twins: tuple[TenantData, TenantData]
 ) -> None:
     c, d = twins
-    resp = httpx.delete(
-        f"{server.url}/api/v1/admin/metrics/twin_other",
+    resp = server.client.delete(
+        "/api/v1/admin/metrics/twin_other",
         headers=server.headers(c.tenant, "admin"),
         params={"before": now_ms() + MINUTE_MS, "tenant": d.tenant},
         timeout=TIMEOUT_S,

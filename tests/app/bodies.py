@@ -3,10 +3,7 @@ shared by the bad-input tests of the write and the read paths."""
 
 from __future__ import annotations
 
-import json
 import random
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -14,14 +11,13 @@ from typing import Any
 import httpx
 import zstandard
 
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.support.clock import now_ms
+from tests.support.points import DAY_MS, HOUR_MS, PROBE, dumps, point
 
 TIMEOUT_S = 60.0
 SMALL_BODY_LIMIT = 65_536
 SMALL_POINTS_LIMIT = 100
-# The `limited` server's connection cap and body deadline, small enough to probe.
-MAX_CONNECTIONS = 48
-BODY_TIMEOUT_S = 1.0
 # The one browser origin the `limited` server allows.
 ALLOWED_ORIGIN = "https://app.example"
 # A tier the `limited` server knows, with limits small enough to reach in one or two requests.
@@ -36,19 +32,8 @@ TINY_LIMITS = {
     "query_max_range_seconds": 3600,
     "query_max_rows_scanned": 1,
 }
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
-PROBE = "probe"
 
 Body = Callable[[], bytes]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def new_tenant() -> str:
-    return f"bad-{uuid.uuid4().hex[:12]}"
 
 
 def rfc3339(ms: int, offset_hours: int = 0) -> str:
@@ -56,26 +41,10 @@ def rfc3339(ms: int, offset_hours: int = 0) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=tz).isoformat(timespec="milliseconds")
 
 
-def point(**over: Any) -> dict[str, Any]:
-    """A valid point of metric PROBE, one minute old; `over` replaces or adds fields."""
-    p: dict[str, Any] = {
-        "name": PROBE,
-        "timestamp": now_ms() - 60_000,
-        "value": 1.0,
-        "dimensions": {"host": "h1"},
-    }
-    p.update(over)
-    return p
-
-
 def without(field: str) -> dict[str, Any]:
     p = point()
     del p[field]
     return p
-
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False).encode()
 
 
 def metrics_body(*fragments: bytes) -> bytes:
@@ -114,14 +83,14 @@ def dims(n: int) -> dict[str, str]:
 
 
 def post(
-    proc: LuminateProcess,
+    proc: InProcessApp,
     path: str,
     tenant: str,
     content: bytes | Iterator[bytes],
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    return httpx.post(
-        proc.url + path,
+    return proc.client.post(
+        path,
         headers={**proc.headers(tenant), **(headers or {})},
         content=content,
         timeout=TIMEOUT_S,
@@ -129,32 +98,23 @@ def post(
 
 
 def write(
-    proc: LuminateProcess, tenant: str, content: bytes, headers: dict[str, str] | None = None
+    proc: InProcessApp,
+    tenant: str,
+    content: bytes | Iterator[bytes],
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     return post(proc, "/api/v1/write", tenant, content, headers)
 
 
-def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, body
-    assert error["code"] == code, body
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return body  # type: ignore[no-any-return]
-
-
-def stored_metrics(proc: LuminateProcess, tenant: str) -> dict[str, int]:
-    resp = httpx.get(
-        f"{proc.url}/api/v1/metrics", headers=proc.headers(tenant, "read"), timeout=TIMEOUT_S
+def stored_metrics(proc: InProcessApp, tenant: str) -> dict[str, int]:
+    resp = proc.client.get(
+        "/api/v1/metrics", headers=proc.headers(tenant, "read"), timeout=TIMEOUT_S
     )
     assert resp.status_code == 200, resp.text
     return {m["name"]: m["points"] for m in resp.json()["metrics"]}
 
 
-def count(proc: LuminateProcess, tenant: str, metric: str = PROBE) -> int:
+def count(proc: InProcessApp, tenant: str, metric: str = PROBE) -> int:
     resp = post(
         proc,
         "/api/v1/query",
@@ -172,6 +132,6 @@ def count(proc: LuminateProcess, tenant: str, metric: str = PROBE) -> int:
     return sum(r["count"] for r in resp.json()["results"])
 
 
-def assert_nothing_stored(proc: LuminateProcess, tenant: str) -> None:
+def assert_nothing_stored(proc: InProcessApp, tenant: str) -> None:
     assert stored_metrics(proc, tenant) == {}
     assert count(proc, tenant) == 0

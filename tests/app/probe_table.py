@@ -7,22 +7,19 @@ from __future__ import annotations
 import gzip
 
 from luminate.model.points import PointErrorCode
-from tests.e2e.bodies import SMALL_POINTS_LIMIT
-from tests.e2e.probes import (
+from tests.app.bodies import SMALL_POINTS_LIMIT
+from tests.app.probes import (
     SERIES_CODES,
     Probe,
     every_point_code_batch,
     expired_token,
     garbage_token,
-    malformed_request_line,
     no_token,
-    one_connection_too_many,
     over_limit,
     point,
     query_body,
     query_in_flight,
     series_over_limits,
-    stalled_body,
     stored_points,
     tiny,
     token,
@@ -255,18 +252,6 @@ PROBES: list[Probe] = [
         431,
         "headers_too_large",
         extra_headers={"X-Padding": "x" * 20_000},
-    ),
-    Probe(
-        "malformed_request", "GET", "/healthz", 400, "malformed_request", raw=malformed_request_line
-    ),
-    Probe("request_timeout", "POST", WRITE, 408, "request_timeout", raw=stalled_body),
-    Probe(
-        "too_many_connections",
-        "GET",
-        "/healthz",
-        503,
-        "too_many_connections",
-        raw=one_connection_too_many,
     ),
     Probe(
         "cors_not_allowed",

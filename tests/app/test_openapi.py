@@ -20,8 +20,7 @@ from luminate.http.openapi.identity import WHOAMI
 from luminate.model.errors import ErrorCode
 from luminate.model.points import PointErrorCode
 from luminate.model.time import parse_duration
-from tests.e2e.bodies import dumps, new_tenant
-from tests.e2e.conformance import (
+from tests.app.conformance import (
     QUERY,
     RATE_LIMIT_HEADERS,
     RETENTION,
@@ -31,7 +30,9 @@ from tests.e2e.conformance import (
     request,
     served_document,
 )
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.support.points import dumps
+from tests.support.tenants import new_tenant
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -44,7 +45,7 @@ def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, A
 
 
 @pytest.fixture(scope="module")
-def document(server: LuminateProcess) -> dict[str, Any]:
+def document(server: InProcessApp) -> dict[str, Any]:
     return served_document(server)
 
 
@@ -206,7 +207,7 @@ def test_the_duration_pattern_refuses_what_the_server_refuses(text: str) -> None
 
 
 def test_the_request_examples_are_valid_and_answered(
-    server: LuminateProcess, contract: Contract
+    server: InProcessApp, contract: Contract
 ) -> None:
     schemas = contract.document["components"]["schemas"]
     for name in ("WriteRequest", "QueryRequest", "RetentionRequest"):

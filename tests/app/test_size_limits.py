@@ -9,25 +9,24 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.e2e.bad_bodies import GZIP, ZSTD, Rejection
-from tests.e2e.bodies import (
-    PROBE,
+from tests.app.bad_bodies import GZIP, ZSTD, Rejection
+from tests.app.bodies import (
     SMALL_BODY_LIMIT,
     SMALL_POINTS_LIMIT,
     Body,
-    assert_error,
     assert_nothing_stored,
     count,
-    dumps,
     good,
     metrics_body,
-    new_tenant,
     padded,
     post,
     write,
     zstd,
 )
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.support.errors import assert_error
+from tests.support.points import PROBE, dumps
+from tests.support.tenants import new_tenant
 
 
 def bomb(compress: Callable[[bytes], bytes]) -> Body:
@@ -78,7 +77,7 @@ LIMITS: list[Rejection] = [
 
 @pytest.mark.parametrize("case", LIMITS, ids=lambda c: c.id)
 def test_over_a_limit_is_rejected_and_stores_nothing(
-    limited: LuminateProcess, case: Rejection
+    limited: InProcessApp, case: Rejection
 ) -> None:
     tenant = new_tenant()
     body = assert_error(write(limited, tenant, case.body(), case.headers), case.status, case.code)
@@ -95,9 +94,9 @@ def test_over_a_limit_is_rejected_and_stores_nothing(
     assert_nothing_stored(limited, tenant)
 
 
-def test_a_chunked_body_over_the_limit_is_rejected(limited: LuminateProcess) -> None:
+def test_a_chunked_body_over_the_limit_is_rejected(limited: InProcessApp) -> None:
     tenant = new_tenant()
-    resp = write(limited, tenant, chunks(padded(2 * SMALL_BODY_LIMIT)))  # type: ignore[arg-type]
+    resp = write(limited, tenant, chunks(padded(2 * SMALL_BODY_LIMIT)))
     assert resp.request.headers.get("transfer-encoding") == "chunked"
     assert_error(resp, 413, "body_too_large")
     assert_nothing_stored(limited, tenant)
@@ -120,7 +119,7 @@ def test_a_chunked_body_over_the_limit_is_rejected(limited: LuminateProcess) -> 
     ],
 )
 def test_exactly_at_a_limit_is_accepted(
-    limited: LuminateProcess, make: Body, headers: dict[str, str] | None, points: int
+    limited: InProcessApp, make: Body, headers: dict[str, str] | None, points: int
 ) -> None:
     tenant = new_tenant()
     resp = write(limited, tenant, make(), headers)
@@ -129,7 +128,7 @@ def test_exactly_at_a_limit_is_accepted(
     assert count(limited, tenant) == points
 
 
-def test_a_query_body_over_the_limit_is_rejected(limited: LuminateProcess) -> None:
+def test_a_query_body_over_the_limit_is_rejected(limited: InProcessApp) -> None:
     query = {"queryType": "range", "metricName": PROBE, "timeRange": {"relative": "1h"}}
     raw = dumps(query)
     body = raw[:-1] + b" " * SMALL_BODY_LIMIT + b"}"

@@ -8,18 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 from unittest.mock import ANY
 
-from tests.e2e.bodies import (
-    DAY_MS,
-    HOUR_MS,
-    PROBE,
-    dims,
-    dumps,
-    nested,
-    now_ms,
-    point,
-    rfc3339,
-    without,
-)
+from tests.app.bodies import dims, nested, rfc3339, without
+from tests.support.clock import now_ms
+from tests.support.points import DAY_MS, HOUR_MS, PROBE, dumps, point
 
 
 @dataclass(frozen=True)

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import re
-import socket
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from testbed.net import free_port
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.support.clock import now_ms
+from tests.support.logs import log_entries
+from tests.support.tenants import new_tenant
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -50,22 +46,14 @@ GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 LOG_WAIT_S = 10.0
 
 
-def new_tenant() -> str:
-    return f"obs-{uuid.uuid4().hex[:12]}"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def metrics_text(proc: LuminateProcess) -> str:
-    response = httpx.get(proc.internal_url + "/metrics", timeout=10)
+def metrics_text(proc: InProcessApp) -> str:
+    response = proc.internal.get("/metrics", timeout=10)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return response.text
 
 
-def scrape(proc: LuminateProcess) -> Samples:
+def scrape(proc: InProcessApp) -> Samples:
     out: Samples = {}
     for family in text_string_to_metric_families(metrics_text(proc)):
         for s in family.samples:
@@ -81,9 +69,9 @@ def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return sample(after, name, **labels) - sample(before, name, **labels)
 
 
-def write(proc: LuminateProcess, tenant: str, metrics: list[dict[str, Any]]) -> httpx.Response:
-    return httpx.post(
-        proc.url + "/api/v1/write",
+def write(proc: InProcessApp, tenant: str, metrics: list[dict[str, Any]]) -> httpx.Response:
+    return proc.client.post(
+        "/api/v1/write",
         json={"metrics": metrics},
         headers=proc.headers(tenant, "write"),
         timeout=30,
@@ -94,20 +82,11 @@ def point(name: str, value: float, **dimensions: str) -> dict[str, Any]:
     return {"name": name, "timestamp": now_ms() - 1000, "value": value, "dimensions": dimensions}
 
 
-def log_entries(proc: LuminateProcess) -> list[dict[str, Any]]:
-    entries = []
-    for line in proc.log_path.read_text().splitlines():
-        entry = json.loads(line)
-        assert isinstance(entry, dict), line
-        entries.append(entry)
-    return entries
-
-
-def wait_for_log(proc: LuminateProcess, request_id: str) -> dict[str, Any]:
+def wait_for_log(proc: InProcessApp, request_id: str) -> dict[str, Any]:
     """The access log line is written after the response; poll for it, bounded."""
     deadline = time.monotonic() + LOG_WAIT_S
     while True:
-        found = [e for e in log_entries(proc) if e.get("request_id") == request_id]
+        found = [e for e in log_entries(proc.log_path) if e.get("request_id") == request_id]
         if found:
             assert len(found) == 1, found
             return found[0]
@@ -115,26 +94,20 @@ def wait_for_log(proc: LuminateProcess, request_id: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
-def get(
-    proc: LuminateProcess, path: str, headers: Mapping[str, str] | None = None
-) -> httpx.Response:
-    return httpx.get(proc.url + path, headers=dict(headers or {}), timeout=10)
-
-
-def get_internal(proc: LuminateProcess, path: str) -> httpx.Response:
-    return httpx.get(proc.internal_url + path, timeout=10)
+def get(proc: InProcessApp, path: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    return proc.client.get(path, headers=dict(headers or {}), timeout=10)
 
 
 # -- probes -----------------------------------------------------------------------------------
 
 
-def test_healthz_answers_alive_without_auth(server: LuminateProcess) -> None:
+def test_healthz_answers_alive_without_auth(server: InProcessApp) -> None:
     response = get(server, "/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "alive"}
 
 
-def test_readyz_reports_storage_up(server: LuminateProcess) -> None:
+def test_readyz_reports_storage_up(server: InProcessApp) -> None:
     response = get(server, "/readyz")
     assert response.status_code == 200
     body = response.json()
@@ -143,14 +116,14 @@ def test_readyz_reports_storage_up(server: LuminateProcess) -> None:
     assert body["storage"]["backend"] == "embedded"
 
 
-def test_startupz_answers_started(server: LuminateProcess) -> None:
+def test_startupz_answers_started(server: InProcessApp) -> None:
     response = get(server, "/startupz")
     assert response.status_code == 200
     assert response.json() == {"status": "started"}
 
 
-def test_detailed_health_lists_components(server: LuminateProcess) -> None:
-    response = get_internal(server, "/api/v1/health")
+def test_detailed_health_lists_components(server: InProcessApp) -> None:
+    response = server.internal.get("/api/v1/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -161,114 +134,23 @@ def test_detailed_health_lists_components(server: LuminateProcess) -> None:
     assert body["components"]["storage"]["status"] == "up"
 
 
-def test_api_endpoints_still_need_auth(server: LuminateProcess) -> None:
+def test_api_endpoints_still_need_auth(server: InProcessApp) -> None:
     assert get(server, "/api/v1/metrics").status_code == 401
-
-
-# -- listeners ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("path", ["/metrics", "/api/v1/health"])
-def test_public_port_does_not_serve_internal_endpoints(server: LuminateProcess, path: str) -> None:
-    public = get(server, path)
-    assert public.status_code == 404
-    assert public.json()["error"]["code"] == "not_found"
-    assert get_internal(server, path).status_code == 200
-
-
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/startupz"])
-def test_probes_answer_on_both_ports(server: LuminateProcess, path: str) -> None:
-    assert get(server, path).status_code == 200
-    assert get_internal(server, path).status_code == 200
-
-
-@pytest.mark.parametrize("path", ["/api/v1/metrics", "/openapi.json", "/api/v1/write"])
-def test_internal_port_serves_no_api(server: LuminateProcess, path: str) -> None:
-    response = httpx.get(
-        server.internal_url + path, headers=server.headers(new_tenant(), "read"), timeout=10
-    )
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
-
-
-def serve_once(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    proc = LuminateProcess(tmp_path / "data", tmp_path / "server.log", env_extra=env)
-    return subprocess.run(
-        [sys.executable, "-m", "luminate", "serve"],
-        env=proc.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def test_equal_ports_are_refused_at_start(tmp_path: Path) -> None:
-    port = str(free_port())
-    out = serve_once(tmp_path, LUMINATE_SERVER_PORT=port, LUMINATE_SERVER_INTERNAL_PORT=port)
-    assert out.returncode == 2, out.stderr[-500:]
-    assert "LUMINATE_SERVER_INTERNAL_PORT" in out.stderr
-    assert "must differ" in out.stderr
-    assert "Traceback" not in out.stderr
-
-
-def test_an_internal_port_in_use_is_named(tmp_path: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        out = serve_once(tmp_path, LUMINATE_SERVER_INTERNAL_PORT=str(port))
-    assert out.returncode == 2, out.stderr[-500:]
-    assert f"cannot listen on 127.0.0.1:{port} (LUMINATE_SERVER_INTERNAL_PORT)" in out.stderr
-    assert "Traceback" not in out.stderr
-
-
-def test_refused_internal_paths_are_counted_as_unmatched(server: LuminateProcess) -> None:
-    before = scrape(server)
-    assert get(server, "/metrics").status_code == 404
-    after = scrape(server)
-    labels = {"method": "GET", "route": "unmatched", "status": "404"}
-    assert delta(before, after, "luminate_http_requests_total", **labels) == 1
-    assert (
-        delta(before, after, "luminate_http_requests_total", **{**labels, "route": "/metrics"}) == 0
-    )
-
-
-def test_method_label_is_bounded(server: LuminateProcess) -> None:
-    before = scrape(server)
-    for method in ("FOOBAR", "PROPFIND", "X" * 40):
-        response = httpx.request(method, server.url + "/api/v1/metrics", timeout=10)
-        assert response.status_code == 405
-    after = scrape(server)
-    text = metrics_text(server)
-    assert "FOOBAR" not in text
-    assert "PROPFIND" not in text
-    counted = delta(
-        before,
-        after,
-        "luminate_http_requests_total",
-        method="other",
-        route="/api/v1/metrics",
-        status="405",
-    )
-    assert counted == 3
 
 
 # -- /metrics ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("family", "kind"), sorted(FAMILIES.items()))
-def test_metrics_declares_every_design_family(
-    server: LuminateProcess, family: str, kind: str
-) -> None:
+def test_metrics_declares_every_design_family(server: InProcessApp, family: str, kind: str) -> None:
     lines = metrics_text(server).splitlines()
     assert any(line.startswith(f"# HELP {family} ") for line in lines), family
     assert f"# TYPE {family} {kind}" in lines
 
 
-def test_storage_gauges_and_build_info(server: LuminateProcess) -> None:
+def test_storage_gauges_and_build_info(server: InProcessApp) -> None:
     samples = scrape(server)
-    version = get_internal(server, "/api/v1/health").json()["version"]
+    version = server.internal.get("/api/v1/health").json()["version"]
     assert sample(samples, "luminate_storage_up") == 1.0
     # ENVIRONMENT is not set for the test server: the setting's default.
     assert sample(samples, "luminate_build_info", version=version, environment="production") == 1.0
@@ -279,7 +161,7 @@ def test_storage_gauges_and_build_info(server: LuminateProcess) -> None:
     assert sample(samples, "process_start_time_seconds") > 0
 
 
-def test_route_labels_are_templates_never_raw_paths(server: LuminateProcess) -> None:
+def test_route_labels_are_templates_never_raw_paths(server: InProcessApp) -> None:
     tenant = new_tenant()
     headers = server.headers(tenant, "read")
     raw = f"rawseg_{uuid.uuid4().hex[:8]}"
@@ -296,7 +178,7 @@ def test_route_labels_are_templates_never_raw_paths(server: LuminateProcess) -> 
     ]
     before = scrape(server)
     for method, path, status, _ in requests:
-        response = httpx.request(method, server.url + path, headers=headers, timeout=10)
+        response = server.client.request(method, path, headers=headers, timeout=10)
         assert response.status_code == status, response.text
     text = metrics_text(server)
     after = scrape(server)
@@ -322,7 +204,7 @@ def test_route_labels_are_templates_never_raw_paths(server: LuminateProcess) -> 
         assert timed == 1, (method, route)
 
 
-def test_write_counters_move_by_exact_amounts(server: LuminateProcess) -> None:
+def test_write_counters_move_by_exact_amounts(server: InProcessApp) -> None:
     tenant = new_tenant()
     good = [point("obs_requests", float(i), host=f"h{i}") for i in range(7)]
     bad = [point(name, 1.0) for name in ("9starts_with_digit", "has-dash", "sp ace")]
@@ -356,7 +238,7 @@ def test_write_counters_move_by_exact_amounts(server: LuminateProcess) -> None:
     )
 
 
-def test_fully_rejected_write_ingests_nothing(server: LuminateProcess) -> None:
+def test_fully_rejected_write_ingests_nothing(server: InProcessApp) -> None:
     tenant = new_tenant()
     old = now_ms() - 30 * 24 * 3600 * 1000
     stale = [{"name": "obs_stale", "timestamp": old + i, "value": 1.0} for i in range(4)]
@@ -371,11 +253,11 @@ def test_fully_rejected_write_ingests_nothing(server: LuminateProcess) -> None:
     assert delta(before, after, "luminate_write_batch_size_count") == 0
 
 
-def test_queries_are_timed_per_backend(server: LuminateProcess) -> None:
+def test_queries_are_timed_per_backend(server: InProcessApp) -> None:
     tenant = new_tenant()
     before = scrape(server)
-    response = httpx.post(
-        server.url + "/api/v1/query",
+    response = server.client.post(
+        "/api/v1/query",
         json={
             "queryType": "aggregate",
             "metricName": "obs_requests",
@@ -394,7 +276,7 @@ def test_queries_are_timed_per_backend(server: LuminateProcess) -> None:
     assert delta(before, after, "luminate_storage_errors_total", op="query") == 0
 
 
-def test_active_series_gauge_follows_cardinality(server: LuminateProcess) -> None:
+def test_active_series_gauge_follows_cardinality(server: InProcessApp) -> None:
     tenant = new_tenant()
     points = [point("obs_series", float(i), host=f"h{i % 3}") for i in range(12)]
     assert write(server, tenant, points).status_code == 200
@@ -408,7 +290,7 @@ def test_active_series_gauge_follows_cardinality(server: LuminateProcess) -> Non
 # -- logs -------------------------------------------------------------------------------------
 
 
-def test_incoming_request_id_is_echoed_and_logged(server: LuminateProcess) -> None:
+def test_incoming_request_id_is_echoed_and_logged(server: InProcessApp) -> None:
     tenant = new_tenant()
     headers = {**server.headers(tenant, "read"), "X-Request-ID": "abc123"}
     response = get(server, "/api/v1/metrics", headers)
@@ -421,7 +303,7 @@ def test_incoming_request_id_is_echoed_and_logged(server: LuminateProcess) -> No
     assert entry["method"] == "GET"
 
 
-def test_request_without_id_gets_a_generated_one(server: LuminateProcess) -> None:
+def test_request_without_id_gets_a_generated_one(server: InProcessApp) -> None:
     response = get(server, "/api/v1/metrics", server.headers(new_tenant(), "read"))
     assert response.status_code == 200
     rid = response.headers["x-request-id"]
@@ -433,66 +315,18 @@ def test_request_without_id_gets_a_generated_one(server: LuminateProcess) -> Non
 
 
 @pytest.mark.parametrize("incoming", ["has space", "x" * 65, "semi;colon"])
-def test_unusable_request_id_is_replaced(server: LuminateProcess, incoming: str) -> None:
+def test_unusable_request_id_is_replaced(server: InProcessApp, incoming: str) -> None:
     response = get(server, "/healthz", {"X-Request-ID": incoming})
     assert response.status_code == 200
     assert GENERATED_ID.fullmatch(response.headers["x-request-id"])
 
 
-def test_error_responses_are_logged_with_route_and_status(server: LuminateProcess) -> None:
+def test_error_responses_are_logged_with_route_and_status(server: InProcessApp) -> None:
     rid = f"err-{uuid.uuid4().hex[:8]}"
-    response = httpx.post(
-        server.url + "/api/v1/write", json={"metrics": []}, headers={"X-Request-ID": rid}
+    response = server.client.post(
+        "/api/v1/write", json={"metrics": []}, headers={"X-Request-ID": rid}
     )
     assert response.status_code == 401
     assert response.headers["x-request-id"] == rid
     entry = wait_for_log(server, rid)
     assert (entry["route"], entry["status"], entry["method"]) == ("/api/v1/write", 401, "POST")
-
-
-def test_every_log_line_is_a_json_object_with_a_request_id(server: LuminateProcess) -> None:
-    assert get_internal(server, "/api/v1/health").status_code == 200
-    entries = log_entries(server)
-    assert entries
-    for entry in entries:
-        assert isinstance(entry.get("request_id"), str), entry
-        assert entry["request_id"]
-        assert {"ts", "level", "logger", "msg"} <= entry.keys(), entry
-    assert any(e["msg"] == "started" for e in entries)
-
-
-def test_scrapes_under_load_keep_requests_answered(server: LuminateProcess) -> None:
-    """Scrapes render off the event loop: while writers from many tenants (hundreds of label
-    sets) keep the server busy, every scrape and every write is answered."""
-    failures: list[str] = []
-
-    def writer(n: int) -> None:
-        with httpx.Client(timeout=30) as client:
-            for i in range(40):
-                tenant = f"load-{n}-{i}-{uuid.uuid4().hex[:6]}"
-                r = client.post(
-                    server.url + "/api/v1/write",
-                    json={
-                        "metrics": [point("load_probe", float(i), host=f"h{j}") for j in range(50)]
-                    },
-                    headers=server.headers(tenant, "write"),
-                )
-                if r.status_code != 200:
-                    failures.append(f"write {r.status_code}")
-
-    def scraper() -> None:
-        with httpx.Client(timeout=30) as client:
-            for _ in range(30):
-                r = client.get(server.internal_url + "/metrics")
-                if r.status_code != 200 or "luminate_tenant_active_series" not in r.text:
-                    failures.append(f"scrape {r.status_code}")
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
-    threads += [threading.Thread(target=scraper) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not any(t.is_alive() for t in threads)
-    assert failures == []
-    assert len([s for s in scrape(server) if s[0] == "luminate_tenant_active_series"]) >= 120

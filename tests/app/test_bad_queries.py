@@ -5,28 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.bodies import (
-    HOUR_MS,
-    PROBE,
+from tests.app.bodies import (
     TIMEOUT_S,
     Body,
-    assert_error,
     count,
     dims,
-    dumps,
     metrics_body,
     nested,
-    new_tenant,
-    now_ms,
-    point,
     post,
     rfc3339,
     write,
 )
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.support.clock import now_ms
+from tests.support.errors import assert_error
+from tests.support.points import HOUR_MS, PROBE, dumps, point
+from tests.support.tenants import new_tenant
 
 # -- queries ------------------------------------------------------------------------------------
 
@@ -153,7 +149,7 @@ QUERY_CASES: list[tuple[str, Body, str]] = [
 
 
 @pytest.fixture(scope="module")
-def query_tenant(server: LuminateProcess) -> str:
+def query_tenant(server: InProcessApp) -> str:
     """A tenant holding one point of PROBE, so valid queries have something to find."""
     tenant = new_tenant()
     resp = write(server, tenant, metrics_body(dumps(point(value=3.0, timestamp=now_ms() - 1000))))
@@ -163,7 +159,7 @@ def query_tenant(server: LuminateProcess) -> str:
 
 @pytest.mark.parametrize(("make", "code"), [pytest.param(m, c, id=i) for i, m, c in QUERY_CASES])
 def test_an_invalid_query_names_the_problem(
-    server: LuminateProcess, query_tenant: str, make: Body, code: str
+    server: InProcessApp, query_tenant: str, make: Body, code: str
 ) -> None:
     body = assert_error(post(server, "/api/v1/query", query_tenant, make()), 400, code)
     assert set(body) == {"error"}
@@ -191,14 +187,14 @@ QUERY_CONTROLS: list[tuple[str, Body]] = [
 
 @pytest.mark.parametrize("make", [pytest.param(m, id=i) for i, m in QUERY_CONTROLS])
 def test_valid_queries_near_the_limits_are_answered(
-    server: LuminateProcess, query_tenant: str, make: Body
+    server: InProcessApp, query_tenant: str, make: Body
 ) -> None:
     resp = post(server, "/api/v1/query", query_tenant, make())
     assert resp.status_code == 200, resp.text
     assert isinstance(resp.json()["results"], list)
 
 
-def test_a_range_control_query_finds_the_point(server: LuminateProcess, query_tenant: str) -> None:
+def test_a_range_control_query_finds_the_point(server: InProcessApp, query_tenant: str) -> None:
     resp = post(server, "/api/v1/query", query_tenant, q()())
     assert [r["value"] for r in resp.json()["results"]] == [3.0]
 
@@ -270,16 +266,16 @@ PARAM_CASES: list[tuple[str, str, str, dict[str, Any], str]] = [
     [pytest.param(m, p, pa, c, id=i) for i, m, p, pa, c in PARAM_CASES],
 )
 def test_invalid_parameters_are_rejected(
-    server: LuminateProcess,
+    server: InProcessApp,
     query_tenant: str,
     method: str,
     path: str,
     params: dict[str, Any],
     code: str,
 ) -> None:
-    resp = httpx.request(
+    resp = server.client.request(
         method,
-        server.url + path,
+        path,
         headers=server.headers(query_tenant, "read,admin"),
         params=params,
         timeout=TIMEOUT_S,
@@ -304,16 +300,16 @@ RETENTION_CASES: list[tuple[str, bytes, str]] = [
     ("body", "code"), [pytest.param(b, c, id=i) for i, b, c in RETENTION_CASES]
 )
 def test_invalid_retention_requests_change_nothing(
-    server: LuminateProcess, body: bytes, code: str
+    server: InProcessApp, body: bytes, code: str
 ) -> None:
     tenant = new_tenant()
     headers = server.headers(tenant, "admin")
-    resp = httpx.post(
-        f"{server.url}/api/v1/admin/retention", headers=headers, content=body, timeout=TIMEOUT_S
+    resp = server.client.post(
+        "/api/v1/admin/retention", headers=headers, content=body, timeout=TIMEOUT_S
     )
     assert_error(resp, 400, code)
-    policies = httpx.get(
-        f"{server.url}/api/v1/admin/retention", headers=headers, timeout=TIMEOUT_S
+    policies = server.client.get(
+        "/api/v1/admin/retention", headers=headers, timeout=TIMEOUT_S
     ).json()
     assert policies == {"tenantId": tenant, "policies": []}
 
@@ -328,9 +324,9 @@ def test_invalid_retention_requests_change_nothing(
     ],
 )
 def test_a_wrong_method_names_the_allowed_ones(
-    server: LuminateProcess, method: str, path: str, allowed: set[str]
+    server: InProcessApp, method: str, path: str, allowed: set[str]
 ) -> None:
-    resp = httpx.request(method, server.url + path, headers=server.headers("t"), timeout=10)
+    resp = server.client.request(method, path, headers=server.headers("t"), timeout=10)
     body = assert_error(resp, 405, "method_not_allowed")
     assert {m.strip() for m in resp.headers["allow"].split(",")} == allowed
     assert set(body["error"]["details"]["allowed"]) == allowed

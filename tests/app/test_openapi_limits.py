@@ -5,7 +5,6 @@ and a query refused for concurrency (429) each validate against what the documen
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,19 +12,8 @@ import httpx
 import pytest
 import yaml
 
-from luminate.auth.tokens import create_token
-from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import (
-    SMALL_BODY_LIMIT,
-    TINY_TIER,
-    dumps,
-    metrics_body,
-    new_tenant,
-    now_ms,
-    padded,
-    point,
-)
-from tests.e2e.conformance import (
+from tests.app.bodies import SMALL_BODY_LIMIT, TINY_TIER, metrics_body, padded
+from tests.app.conformance import (
     QUERY,
     RATE_LIMIT_HEADERS,
     WRITE,
@@ -33,39 +21,34 @@ from tests.e2e.conformance import (
     request,
     served_document,
 )
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp, StartApp
+from tests.support.clock import now_ms
+from tests.support.points import dumps, point
+from tests.support.tenants import new_tenant
+from tests.support.tokens import auth_headers
 
 
 @pytest.fixture(scope="module")
-def contract(limited: LuminateProcess) -> Contract:
+def contract(limited: InProcessApp) -> Contract:
     """The document as the `limited` server serves it (the same document every process serves),
-    so these tests start no shared server of their own."""
+    so these tests start no shared app of their own."""
     return Contract(served_document(limited))
 
 
 def test_a_write_over_the_body_limit_matches_the_document(
-    limited: LuminateProcess, contract: Contract
+    limited: InProcessApp, contract: Contract
 ) -> None:
     resp = request(limited, "POST", WRITE, new_tenant(), content=padded(SMALL_BODY_LIMIT + 1))
     assert resp.status_code == 413, resp.text
     assert contract.check(resp, WRITE)["error"]["code"] == "body_too_large"
 
 
-def tiny_headers(proc: LuminateProcess, tenant: str) -> dict[str, str]:
+def tiny_headers(proc: InProcessApp, tenant: str) -> dict[str, str]:
     """A token of the tier with tiny limits that the `limited` server knows."""
-    token = create_token(
-        TEST_SECRET,
-        tenant=tenant,
-        scopes=["read", "write"],
-        ttl_s=3600,
-        extra={"tier": TINY_TIER},
-    )
-    return {"Authorization": f"Bearer {token}"}
+    return auth_headers(tenant, tier=TINY_TIER)
 
 
-def test_rate_limited_answers_match_the_document(
-    limited: LuminateProcess, contract: Contract
-) -> None:
+def test_rate_limited_answers_match_the_document(limited: InProcessApp, contract: Contract) -> None:
     tenant = new_tenant()
     headers = tiny_headers(limited, tenant)
     answers = []
@@ -92,7 +75,7 @@ def test_rate_limited_answers_match_the_document(
 
 
 def test_a_query_over_its_budget_matches_the_document(
-    limited: LuminateProcess, contract: Contract
+    limited: InProcessApp, contract: Contract
 ) -> None:
     tenant = new_tenant()
     headers = tiny_headers(limited, tenant)
@@ -107,20 +90,16 @@ def test_a_query_over_its_budget_matches_the_document(
 
 
 def test_a_concurrency_429_matches_the_document(
-    start_server: Callable[..., LuminateProcess], contract: Contract, tmp_path: Path
+    start_app: StartApp, contract: Contract, tmp_path: Path
 ) -> None:
     overrides = tmp_path / "limits.yaml"
     overrides.write_text(yaml.safe_dump({"tiers": {"one": {"concurrent_queries": 1}}}))
-    proc = start_server(LUMINATE_LIMITS_OVERRIDES_FILE=str(overrides))
-    token = create_token(
-        TEST_SECRET, tenant="c", scopes=["read"], ttl_s=3600, extra={"tier": "one"}
-    )
+    proc = start_app(LUMINATE_LIMITS_OVERRIDES_FILE=str(overrides))
+    headers = auth_headers("c", "read", tier="one")
     query = dumps({"queryType": "range", "metricName": "probe", "timeRange": {"relative": "30d"}})
 
     def send(_: int) -> httpx.Response:
-        return request(
-            proc, "POST", QUERY, headers={"Authorization": f"Bearer {token}"}, content=query
-        )
+        return request(proc, "POST", QUERY, headers=headers, content=query)
 
     refused = []
     for _ in range(10):

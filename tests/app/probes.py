@@ -5,10 +5,6 @@ probes are built from, and the loaded server the query-timeout probe runs on."""
 from __future__ import annotations
 
 import contextlib
-import json
-import socket
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,26 +13,17 @@ import httpx
 
 from luminate.auth.tokens import create_token
 from luminate.model.points import PointErrorCode
-from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import MAX_CONNECTIONS, SMALL_BODY_LIMIT, TINY_TIER
-from tests.e2e.server import LuminateProcess
+from tests.app.bodies import SMALL_BODY_LIMIT, TINY_TIER
+from tests.app.inprocess import InProcessApp
+from tests.support.asgi import unfinished_request
+from tests.support.clock import now_ms
+from tests.support.points import DAY_MS, dumps
+from tests.support.tenants import new_tenant
+from tests.support.tokens import TEST_SECRET, auth_headers
 
 TIMEOUT_S = 120.0
-DAY_MS = 86_400_000
 
 Observed = set[tuple[str, str]]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def new_tenant() -> str:
-    return f"codes-{uuid.uuid4().hex[:12]}"
-
-
-def dumps(obj: Any) -> bytes:
-    return json.dumps(obj).encode()
 
 
 def point(**over: Any) -> dict[str, Any]:
@@ -57,14 +44,14 @@ def query_body(**over: Any) -> bytes:
 class Loaded:
     """The shared server, holding a high-cardinality tenant and a one-point tenant."""
 
-    proc: LuminateProcess
+    proc: InProcessApp
     tenant: str
     start_ms: int
     small_tenant: str
     small_value: float
 
 
-Headers = Callable[[LuminateProcess, str], dict[str, str]]
+Headers = Callable[[InProcessApp, str], dict[str, str]]
 
 
 def token(scopes: str = "read,write,admin") -> Headers:
@@ -74,53 +61,40 @@ def token(scopes: str = "read,write,admin") -> Headers:
 def tiny(scopes: str = "read,write") -> Headers:
     """A token of the `limited` server's tier of tiny limits."""
 
-    def make(proc: LuminateProcess, tenant: str) -> dict[str, str]:
-        t = create_token(
-            TEST_SECRET,
-            tenant=tenant,
-            scopes=scopes.split(","),
-            ttl_s=3600,
-            extra={"tier": TINY_TIER},
-        )
-        return {"Authorization": f"Bearer {t}"}
+    def make(proc: InProcessApp, tenant: str) -> dict[str, str]:
+        return auth_headers(tenant, scopes, tier=TINY_TIER)
 
     return make
 
 
-Before = Callable[[LuminateProcess, dict[str, str]], contextlib.AbstractContextManager[None]]
+Before = Callable[[InProcessApp, dict[str, str]], contextlib.AbstractContextManager[None]]
 
 
 @contextlib.contextmanager
-def stored_points(proc: LuminateProcess, headers: dict[str, str]) -> Iterator[None]:
+def stored_points(proc: InProcessApp, headers: dict[str, str]) -> Iterator[None]:
     """Three stored points of `probe`, so a query reads more than one row."""
     body = write_body(point(value=1.0), point(value=2.0), point(value=3.0))
-    resp = httpx.post(proc.url + "/api/v1/write", headers=headers, content=body, timeout=TIMEOUT_S)
+    resp = proc.client.post("/api/v1/write", headers=headers, content=body, timeout=TIMEOUT_S)
     assert resp.status_code == 200, resp.text
     yield
 
 
 @contextlib.contextmanager
-def query_in_flight(proc: LuminateProcess, headers: dict[str, str]) -> Iterator[None]:
+def query_in_flight(proc: InProcessApp, headers: dict[str, str]) -> Iterator[None]:
     """A query of the same tenant that holds its slot: its body arrives only after the probe."""
-    head = (
-        f"POST /api/v1/query HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: {headers['Authorization']}\r\nContent-Length: 100\r\n\r\n"
-    ).encode()
-    with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S) as sock:
-        sock.sendall(head + b"{")
-        time.sleep(0.5)  # the server has authorized it and waits for the rest of the body
+    with unfinished_request(proc.client, "POST", "/api/v1/query", headers, b"{"):
         yield
 
 
-def no_token(proc: LuminateProcess, tenant: str) -> dict[str, str]:
+def no_token(proc: InProcessApp, tenant: str) -> dict[str, str]:
     return {}
 
 
-def garbage_token(proc: LuminateProcess, tenant: str) -> dict[str, str]:
+def garbage_token(proc: InProcessApp, tenant: str) -> dict[str, str]:
     return {"Authorization": "Bearer not.a.token"}
 
 
-def expired_token(proc: LuminateProcess, tenant: str) -> dict[str, str]:
+def expired_token(proc: InProcessApp, tenant: str) -> dict[str, str]:
     expired = create_token(TEST_SECRET, tenant=tenant, scopes=["read"], ttl_s=-3600)
     return {"Authorization": f"Bearer {expired}"}
 
@@ -144,8 +118,6 @@ class Probe:
     params: dict[str, str] = field(default_factory=dict)
     on_loaded: bool = False
     before: Before | None = None
-    # Sends the request itself, over a raw socket, where no HTTP client would send it.
-    raw: Callable[[LuminateProcess], httpx.Response] | None = None
 
     def expected(self) -> Observed:
         out: Observed = {("point", c) for c in self.point_codes}
@@ -153,22 +125,20 @@ class Probe:
             out.add(("error", self.code))
         return out
 
-    def send(self, limited: LuminateProcess, loaded: Loaded | None) -> httpx.Response:
+    def send(self, limited: InProcessApp, loaded: Loaded | None) -> httpx.Response:
         if self.on_loaded:
             assert loaded is not None
             proc, tenant = loaded.proc, loaded.tenant
         else:
             proc, tenant = limited, new_tenant()
-        if self.raw is not None:
-            return self.raw(proc)
         bodies: list[Callable[[], bytes] | None] = list(self.bodies) or [None]
         headers = self.headers(proc, tenant)
         resp: httpx.Response | None = None
         with self.before(proc, headers) if self.before else contextlib.nullcontext():
             for make in bodies:
-                resp = httpx.request(
+                resp = proc.client.request(
                     self.method,
-                    proc.url + self.path,
+                    self.path,
                     headers={**headers, **self.extra_headers},
                     params=self.params,
                     content=make() if make is not None else None,
@@ -221,48 +191,3 @@ def series_over_limits() -> bytes:
 def over_limit() -> bytes:
     body = write_body(point())
     return body[:-1] + b" " * (SMALL_BODY_LIMIT + 1 - len(body)) + b"}"
-
-
-def _answer(sock: socket.socket) -> httpx.Response:
-    """The answer read from `sock` until the server closes it."""
-    received = b""
-    with contextlib.suppress(ConnectionResetError, TimeoutError):
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = [tuple(line.split(": ", 1)) for line in lines[1:] if ": " in line]
-    return httpx.Response(int(lines[0].split(" ")[1]), headers=headers, content=body)
-
-
-def malformed_request_line(proc: LuminateProcess) -> httpx.Response:
-    with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1 and more\r\nHost: x\r\n\r\n")
-        return _answer(sock)
-
-
-def stalled_body(proc: LuminateProcess) -> httpx.Response:
-    """A write whose body stops after a few bytes (the server's body deadline is short)."""
-    token = proc.token(new_tenant(), "write")
-    with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S) as sock:
-        sock.sendall(
-            b"POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
-            + f"Authorization: Bearer {token}\r\n\r\n".encode()
-            + b"{"
-        )
-        return _answer(sock)
-
-
-def one_connection_too_many(proc: LuminateProcess) -> httpx.Response:
-    """Hold the server's maximum of connections open, then open one more."""
-    held = [
-        socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S)
-        for _ in range(MAX_CONNECTIONS)
-    ]
-    try:
-        time.sleep(0.2)  # every held connection is accepted
-        with socket.create_connection(("127.0.0.1", proc.port), timeout=TIMEOUT_S) as sock:
-            return _answer(sock)
-    finally:
-        for sock in held:
-            sock.close()

@@ -6,17 +6,16 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass
 
-from tests.e2e.bodies import (
+from tests.app.bodies import (
     Body,
-    dumps,
     good,
     metrics_body,
     nested,
-    now_ms,
-    point,
     truncated_zstd_of_a_complete_document,
     zstd,
 )
+from tests.support.clock import now_ms
+from tests.support.points import dumps, point
 
 
 @dataclass(frozen=True)

@@ -12,25 +12,25 @@ import pytest
 
 from luminate.auth.tokens import create_token
 from luminate.http.openapi.identity import WHOAMI
-from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import TIMEOUT_S
-from tests.e2e.conformance import Contract, served_document
-from tests.e2e.server import LuminateProcess
+from tests.app.bodies import TIMEOUT_S
+from tests.app.conformance import Contract, served_document
+from tests.app.inprocess import InProcessApp
+from tests.support.tokens import TEST_SECRET
 
 
 @pytest.fixture(scope="module")
-def contract(server: LuminateProcess) -> Contract:
+def contract(server: InProcessApp) -> Contract:
     return Contract(served_document(server))
 
 
-def whoami(server: LuminateProcess, authorization: str | None) -> httpx.Response:
+def whoami(server: InProcessApp, authorization: str | None) -> httpx.Response:
     headers = {"Authorization": authorization} if authorization is not None else {}
-    return httpx.get(server.url + WHOAMI, headers=headers, timeout=TIMEOUT_S)
+    return server.client.get(WHOAMI, headers=headers, timeout=TIMEOUT_S)
 
 
 @pytest.mark.parametrize("scopes", [["read"], ["write"], ["admin"], ["read", "write", "admin"]])
 def test_any_valid_token_learns_its_claims(
-    server: LuminateProcess, contract: Contract, scopes: list[str]
+    server: InProcessApp, contract: Contract, scopes: list[str]
 ) -> None:
     token = create_token(
         TEST_SECRET,
@@ -56,14 +56,14 @@ def test_any_valid_token_learns_its_claims(
     assert resp.headers["cache-control"] == "no-store"
 
 
-def test_optional_claims_are_null(server: LuminateProcess, contract: Contract) -> None:
+def test_optional_claims_are_null(server: InProcessApp, contract: Contract) -> None:
     resp = whoami(server, f"Bearer {server.token('plain', 'read')}")
     body = contract.check(resp, WHOAMI)
     assert (body["subject"], body["orgId"], body["tier"]) == (None, None, None)
     assert body["scopes"] == ["read"]
 
 
-def test_a_token_with_no_known_scope_is_still_answered(server: LuminateProcess) -> None:
+def test_a_token_with_no_known_scope_is_still_answered(server: InProcessApp) -> None:
     token = create_token(TEST_SECRET, tenant="t", scopes=[], ttl_s=60, extra={"scopes": ["x"]})
     resp = whoami(server, f"Bearer {token}")
     assert resp.status_code == 200
@@ -92,7 +92,7 @@ def other_secret() -> str:
     ],
 )
 def test_refused_tokens(
-    server: LuminateProcess, contract: Contract, authorization: str | None, code: str
+    server: InProcessApp, contract: Contract, authorization: str | None, code: str
 ) -> None:
     resp = whoami(server, authorization)
     assert resp.status_code == 401
@@ -101,8 +101,8 @@ def test_refused_tokens(
     assert resp.headers["www-authenticate"] == "Bearer"
 
 
-def test_other_methods_are_refused(server: LuminateProcess, contract: Contract) -> None:
-    resp = httpx.post(server.url + WHOAMI, timeout=TIMEOUT_S)
+def test_other_methods_are_refused(server: InProcessApp, contract: Contract) -> None:
+    resp = server.client.post(WHOAMI, timeout=TIMEOUT_S)
     assert resp.status_code == 405
     assert contract.check(resp, WHOAMI, "get")["error"]["code"] == "method_not_allowed"
     assert set(resp.headers["allow"].split(", ")) == {"GET", "HEAD"}

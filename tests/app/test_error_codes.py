@@ -7,26 +7,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
 from luminate.model.errors import ErrorCode
 from luminate.model.points import PointErrorCode
-from tests.e2e.probe_table import PROBES
-from tests.e2e.probes import (
-    TIMEOUT_S,
-    Loaded,
-    Observed,
-    Probe,
-    dumps,
-    new_tenant,
-    now_ms,
-    point,
-    query_body,
-    write_body,
-)
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.app.probe_table import PROBES
+from tests.app.probes import TIMEOUT_S, Loaded, Observed, Probe, point, query_body, write_body
+from tests.support.clock import now_ms
+from tests.support.points import dumps
+from tests.support.tenants import new_tenant
 
 QUERY_CONCURRENCY = 4  # the default LUMINATE_QUERY_CONCURRENCY: engine connections in the pool
 LOAD_POINTS = 300_000
@@ -41,6 +34,19 @@ UNREACHABLE_FROM_HTTP: dict[ErrorCode, str] = {
         "after an insert failed three times in a row or once the engine is closed, which "
         "happens after the listener has stopped. No request can cause either, and this build "
         "has no network backend that a test could take away."
+    ),
+    # Transport: only a real socket to a real server produces these (tests/e2e, see there).
+    ErrorCode.MALFORMED_REQUEST: (
+        "uvicorn's HTTP parser refuses the request line before the app sees a request; "
+        "tests/e2e/test_connection_limits.py sends one over a socket."
+    ),
+    ErrorCode.REQUEST_TIMEOUT: (
+        "A client stalling its head or body on a socket; tests/e2e/test_connection_limits.py "
+        "stalls both."
+    ),
+    ErrorCode.TOO_MANY_CONNECTIONS: (
+        "The server's own connection count; tests/e2e/test_connection_limits.py opens one "
+        "connection over the cap."
     ),
     ErrorCode.INTERNAL_ERROR: (
         "Only for unexpected exceptions. The triggers found (bodies with invalid UTF-8 inside "
@@ -79,24 +85,31 @@ def _load_body(first: int, count: int, start_ms: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def loaded(server: LuminateProcess) -> Loaded:
+def loaded(server: InProcessApp) -> Loaded:
     tenant, small_tenant = new_tenant(), new_tenant()
     start_ms = now_ms() - LOAD_SPAN_MS - 60_000
-    with httpx.Client(timeout=TIMEOUT_S) as client:
-        for first in range(0, LOAD_POINTS, LOAD_BATCH):
-            resp = client.post(
-                f"{server.url}/api/v1/write",
-                headers=server.headers(tenant, "write"),
-                content=_load_body(first, LOAD_BATCH, start_ms),
-            )
+    client = server.client
+
+    def send(first: int) -> httpx.Response:
+        return client.post(
+            "/api/v1/write",
+            headers=server.headers(tenant, "write"),
+            content=_load_body(first, LOAD_BATCH, start_ms),
+            timeout=TIMEOUT_S,
+        )
+
+    # Concurrent writes, as clients send them: one is decoded while another is inserted.
+    with ThreadPoolExecutor(3) as pool:
+        for resp in pool.map(send, range(0, LOAD_POINTS, LOAD_BATCH)):
             assert resp.status_code == 200, resp.text
             assert resp.json()["accepted"] == LOAD_BATCH
-        resp = client.post(
-            f"{server.url}/api/v1/write",
-            headers=server.headers(small_tenant, "write"),
-            content=write_body(point(value=7.25)),
-        )
-        assert resp.status_code == 200, resp.text
+    resp = client.post(
+        "/api/v1/write",
+        headers=server.headers(small_tenant, "write"),
+        content=write_body(point(value=7.25)),
+        timeout=TIMEOUT_S,
+    )
+    assert resp.status_code == 200, resp.text
     return Loaded(server, tenant, start_ms, small_tenant, 7.25)
 
 
@@ -122,7 +135,7 @@ def _timeout_bodies(loaded: Loaded) -> tuple[Callable[[], bytes], ...]:
     return tuple((lambda a=a: heavy_query(loaded, a)) for a in aggregations)
 
 
-def run(probe: Probe, limited: LuminateProcess, loaded: Loaded | None) -> httpx.Response:
+def run(probe: Probe, limited: InProcessApp, loaded: Loaded | None) -> httpx.Response:
     if probe.on_loaded:
         assert loaded is not None
         probe = dataclasses.replace(probe, bodies=_timeout_bodies(loaded))
@@ -158,7 +171,7 @@ def loaded_if_needed(request: pytest.FixtureRequest) -> Loaded | None:
 
 @pytest.mark.parametrize("probe", PROBES, ids=lambda p: p.id)
 def test_probe_answers_its_code(
-    limited: LuminateProcess, loaded_if_needed: Loaded | None, probe: Probe
+    limited: InProcessApp, loaded_if_needed: Loaded | None, probe: Probe
 ) -> None:
     assert_answer(probe, run(probe, limited, loaded_if_needed))
 
@@ -170,7 +183,7 @@ def test_the_table_claims_every_reachable_code() -> None:
     assert all(reason.strip() for reason in UNREACHABLE_FROM_HTTP.values())
 
 
-def test_every_documented_code_is_observed(limited: LuminateProcess, loaded: Loaded) -> None:
+def test_every_documented_code_is_observed(limited: InProcessApp, loaded: Loaded) -> None:
     observed: Observed = set()
     for probe in PROBES:
         observed |= observed_in(run(probe, limited, loaded))
@@ -183,8 +196,8 @@ def test_every_documented_code_is_observed(limited: LuminateProcess, loaded: Loa
 
 
 def small_query(loaded: Loaded) -> httpx.Response:
-    return httpx.post(
-        f"{loaded.proc.url}/api/v1/query",
+    return loaded.proc.client.post(
+        "/api/v1/query",
         headers=loaded.proc.headers(loaded.small_tenant, "read"),
         content=query_body(),
         timeout=TIMEOUT_S,
@@ -194,8 +207,8 @@ def small_query(loaded: Loaded) -> httpx.Response:
 def heavy(loaded: Loaded, aggregation: str, timeout: str) -> httpx.Response:
     body = json.loads(heavy_query(loaded, aggregation))
     body["timeout"] = timeout
-    return httpx.post(
-        f"{loaded.proc.url}/api/v1/query",
+    return loaded.proc.client.post(
+        "/api/v1/query",
         headers=loaded.proc.headers(loaded.tenant, "read"),
         content=dumps(body),
         timeout=TIMEOUT_S,

@@ -7,24 +7,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from luminate.auth.tokens import create_token
 from luminate.http.listeners import INTERNAL_ONLY
-from tests.conftest import TEST_SECRET
-from tests.e2e.bodies import TIMEOUT_S, dumps, metrics_body, new_tenant, now_ms, point
-from tests.e2e.conformance import QUERY, RETENTION, WRITE, Contract, request, served_document
-from tests.e2e.server import LuminateProcess
+from tests.app.bodies import metrics_body
+from tests.app.conformance import QUERY, RETENTION, WRITE, Contract, request, served_document
+from tests.app.inprocess import InProcessApp
+from tests.support.clock import now_ms
+from tests.support.points import dumps, point
+from tests.support.tenants import new_tenant
+from tests.support.tokens import TEST_SECRET
 
 
 @pytest.fixture(scope="module")
-def contract(server: LuminateProcess) -> Contract:
+def contract(server: InProcessApp) -> Contract:
     return Contract(served_document(server))
 
 
 @pytest.fixture(scope="module")
-def loaded(server: LuminateProcess) -> str:
+def loaded(server: InProcessApp) -> str:
     """A tenant with two series of a counter (one reset) and a gauge."""
     tenant = new_tenant()
     t = now_ms() - 10 * 60_000
@@ -39,7 +41,7 @@ def loaded(server: LuminateProcess) -> str:
     return tenant
 
 
-def test_write_answers_match_the_document(server: LuminateProcess, contract: Contract) -> None:
+def test_write_answers_match_the_document(server: InProcessApp, contract: Contract) -> None:
     tenant = new_tenant()
     good = dumps(point())
     bad = dumps(point(name="1bad"))
@@ -89,7 +91,7 @@ QUERIES: dict[str, dict[str, Any]] = {
 
 @pytest.mark.parametrize("name", list(QUERIES))
 def test_query_answers_match_the_document(
-    server: LuminateProcess, contract: Contract, loaded: str, name: str
+    server: InProcessApp, contract: Contract, loaded: str, name: str
 ) -> None:
     query = {**QUERIES[name], "timeRange": {"relative": "1h"}}
     resp = request(server, "POST", QUERY, loaded, content=dumps(query))
@@ -112,7 +114,7 @@ DISCOVERY = [
 
 @pytest.mark.parametrize(("template", "path", "params"), DISCOVERY, ids=[d[0] for d in DISCOVERY])
 def test_discovery_answers_match_the_document(
-    server: LuminateProcess,
+    server: InProcessApp,
     contract: Contract,
     loaded: str,
     template: str,
@@ -125,7 +127,7 @@ def test_discovery_answers_match_the_document(
     assert any(isinstance(v, list) and v for v in body.values()), body
 
 
-def test_admin_answers_match_the_document(server: LuminateProcess, contract: Contract) -> None:
+def test_admin_answers_match_the_document(server: InProcessApp, contract: Contract) -> None:
     tenant = new_tenant()
     for retention in ({"days": 30}, {"days": 7, "metricName": "probe"}):
         resp = request(server, "POST", RETENTION, tenant, "admin", content=dumps(retention))
@@ -146,14 +148,14 @@ def test_admin_answers_match_the_document(server: LuminateProcess, contract: Con
     "path", ["/healthz", "/readyz", "/startupz", "/api/v1/health", "/metrics", "/openapi.json"]
 )
 def test_unauthenticated_answers_match_the_document(
-    server: LuminateProcess, contract: Contract, path: str
+    server: InProcessApp, contract: Contract, path: str
 ) -> None:
     if path in INTERNAL_ONLY:
         # Served on the internal listener; the public one answers the documented 404.
         public = request(server, "GET", path)
         assert public.status_code == 404, public.text
         contract.check(public, path)
-        resp = httpx.get(server.internal_url + path, timeout=TIMEOUT_S)
+        resp = server.internal.get(path)
     else:
         resp = request(server, "GET", path)
     assert resp.status_code == 200, resp.text
@@ -245,7 +247,7 @@ ERRORS: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     [pytest.param(*e[1:], id=e[0]) for e in ERRORS],
 )
 def test_error_answers_match_the_document(
-    server: LuminateProcess,
+    server: InProcessApp,
     contract: Contract,
     method: str,
     template: str,

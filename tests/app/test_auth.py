@@ -8,8 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
-from tests.e2e.server import LuminateProcess
+from luminate.storage.embedded import EmbeddedEngine
+from tests.app.inprocess import InProcessApp, serving
+from tests.support.clock import now_ms, now_s
+from tests.support.errors import assert_error
+from tests.support.tenants import new_tenant
+from tests.support.tokens import TEST_SECRET, bearer
 
 OTHER_SECRET = "another-secret-9876543210-zyxwvutsrqpon"
 ISSUER = "https://issuer.luminate.test"
@@ -27,18 +29,6 @@ LEEWAY_S = 30
 TIMEOUT_S = 30.0
 
 Digest = Callable[[], Any]
-
-
-def new_tenant(prefix: str = "auth") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def now_s() -> int:
-    return int(time.time())
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def b64url(data: bytes) -> str:
@@ -77,31 +67,11 @@ def forge(
     return f"{signing_input}.{b64url(mac)}"
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+def list_metrics(proc: InProcessApp, headers: dict[str, str]) -> httpx.Response:
+    return proc.client.get("/api/v1/metrics", headers=headers, timeout=TIMEOUT_S)
 
 
-def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The response is `status` with exactly the documented error shape and `code`."""
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert set(body) == {"error"}, body
-    error: dict[str, Any] = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    if status == 401:
-        assert resp.headers.get("www-authenticate") == "Bearer"
-    return error
-
-
-def list_metrics(proc: LuminateProcess, headers: dict[str, str]) -> httpx.Response:
-    return httpx.get(f"{proc.url}/api/v1/metrics", headers=headers, timeout=TIMEOUT_S)
-
-
-def stored_metric_names(proc: LuminateProcess, tenant: str) -> list[str]:
+def stored_metric_names(proc: InProcessApp, tenant: str) -> list[str]:
     resp = list_metrics(proc, proc.headers(tenant, "read"))
     assert resp.status_code == 200, resp.text
     return [m["name"] for m in resp.json()["metrics"]]
@@ -122,10 +92,10 @@ class Endpoint:
     scope: str
     body: Callable[[], dict[str, Any]] | None = None
 
-    def call(self, proc: LuminateProcess, headers: dict[str, str]) -> httpx.Response:
+    def call(self, proc: InProcessApp, headers: dict[str, str]) -> httpx.Response:
         payload = self.body() if self.body is not None else None
-        return httpx.request(
-            self.method, proc.url + self.path, headers=headers, json=payload, timeout=TIMEOUT_S
+        return proc.client.request(
+            self.method, self.path, headers=headers, json=payload, timeout=TIMEOUT_S
         )
 
 
@@ -151,29 +121,27 @@ SCOPE_SETS = ["read", "write", "admin", "read,write", "read,write,admin"]
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.id)
-def test_every_protected_endpoint_needs_a_token(
-    server: LuminateProcess, endpoint: Endpoint
-) -> None:
+def test_every_protected_endpoint_needs_a_token(server: InProcessApp, endpoint: Endpoint) -> None:
     assert_error(endpoint.call(server, {}), 401, "missing_token")
 
 
 @pytest.mark.parametrize("scopes", SCOPE_SETS, ids=lambda s: s.replace(",", "+"))
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.id)
-def test_scope_matrix(server: LuminateProcess, endpoint: Endpoint, scopes: str) -> None:
+def test_scope_matrix(server: InProcessApp, endpoint: Endpoint, scopes: str) -> None:
     """A token is allowed exactly where it holds the endpoint's scope; otherwise 403."""
     resp = endpoint.call(server, server.headers(new_tenant(), scopes))
     if endpoint.scope in scopes.split(","):
         assert resp.status_code == 200, resp.text
     else:
-        error = assert_error(resp, 403, "insufficient_scope")
+        error = assert_error(resp, 403, "insufficient_scope")["error"]
         assert error["details"] == {"required": endpoint.scope}
         assert "www-authenticate" not in resp.headers
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/startupz", "/api/v1/health", "/metrics"])
-def test_health_and_self_metrics_need_no_token(server: LuminateProcess, path: str) -> None:
+def test_health_and_self_metrics_need_no_token(server: InProcessApp, path: str) -> None:
     # The probes answer on both listeners; the self-metrics and detailed health only internally.
-    assert httpx.get(server.internal_url + path, timeout=TIMEOUT_S).status_code == 200
+    assert server.internal.get(path, timeout=TIMEOUT_S).status_code == 200
 
 
 # -- token validity -----------------------------------------------------------------------------
@@ -258,13 +226,13 @@ REJECTED: list[tuple[str, Header, int, str]] = [
     [pytest.param(h, s, c, id=i) for i, h, s, c in REJECTED],
 )
 def test_rejected_tokens(
-    server: LuminateProcess, make_headers: Header, status: int, code: str
+    server: InProcessApp, make_headers: Header, status: int, code: str
 ) -> None:
     """A valid token also rides in `?access_token=`: the query string never authenticates."""
     tenant = new_tenant()
     token = forge(claims_for(tenant))
-    resp = httpx.get(
-        f"{server.url}/api/v1/metrics",
+    resp = server.client.get(
+        "/api/v1/metrics",
         headers=make_headers(tenant),
         params={"access_token": token},
         timeout=TIMEOUT_S,
@@ -284,17 +252,19 @@ ACCEPTED: list[tuple[str, Header]] = [
 
 
 @pytest.mark.parametrize("make_headers", [pytest.param(h, id=i) for i, h in ACCEPTED])
-def test_accepted_tokens(server: LuminateProcess, make_headers: Header) -> None:
+def test_accepted_tokens(server: InProcessApp, make_headers: Header) -> None:
     resp = list_metrics(server, make_headers(new_tenant()))
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"metrics": [], "truncated": False}
 
 
-def test_auth_is_checked_before_the_body_is_parsed(server: LuminateProcess) -> None:
-    url = f"{server.url}/api/v1/write"
-    resp = httpx.post(url, content=b"{not json", timeout=TIMEOUT_S)
+def test_auth_is_checked_before_the_body_is_parsed(server: InProcessApp) -> None:
+    url = "/api/v1/write"
+    resp = server.client.post(url, content=b"{not json", timeout=TIMEOUT_S)
     assert_error(resp, 401, "missing_token")
-    resp = httpx.post(url, content=b"{not json", headers=bearer("abc.def.ghi"), timeout=TIMEOUT_S)
+    resp = server.client.post(
+        url, content=b"{not json", headers=bearer("abc.def.ghi"), timeout=TIMEOUT_S
+    )
     assert_error(resp, 401, "invalid_token")
 
 
@@ -309,10 +279,10 @@ def test_auth_is_checked_before_the_body_is_parsed(server: LuminateProcess) -> N
         pytest.param(lambda t: bearer(forge(claims_for(t, ["admin"]))), id="admin-only"),
     ],
 )
-def test_a_refused_write_stores_nothing(server: LuminateProcess, make_headers: Header) -> None:
+def test_a_refused_write_stores_nothing(server: InProcessApp, make_headers: Header) -> None:
     tenant = new_tenant()
-    resp = httpx.post(
-        f"{server.url}/api/v1/write",
+    resp = server.client.post(
+        "/api/v1/write",
         headers=make_headers(tenant),
         json=one_point(),
         timeout=TIMEOUT_S,
@@ -321,11 +291,11 @@ def test_a_refused_write_stores_nothing(server: LuminateProcess, make_headers: H
     assert stored_metric_names(server, tenant) == []
 
 
-def test_an_accepted_write_lands_in_the_token_tenant(server: LuminateProcess) -> None:
+def test_an_accepted_write_lands_in_the_token_tenant(server: InProcessApp) -> None:
     """Positive control for the test above: the same write with a good token is stored."""
     tenant = new_tenant()
-    resp = httpx.post(
-        f"{server.url}/api/v1/write",
+    resp = server.client.post(
+        "/api/v1/write",
         headers=bearer(forge(claims_for(tenant, ["write"]))),
         json=one_point(),
         timeout=TIMEOUT_S,
@@ -338,16 +308,17 @@ def test_an_accepted_write_lands_in_the_token_tenant(server: LuminateProcess) ->
 
 
 @pytest.fixture(scope="module")
-def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
-    """A server that requires `iss` and `aud`."""
-    base = tmp_path_factory.mktemp("strict-server")
-    proc = LuminateProcess(
-        data_dir=base / "data",
-        log_path=base / "server.log",
-        env_extra={"LUMINATE_JWT_ISSUER": ISSUER, "LUMINATE_JWT_AUDIENCE": AUDIENCE},
-    ).start()
-    yield proc
-    proc.kill()
+def strict_server(
+    embedded_engine: EmbeddedEngine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessApp]:
+    """An app that requires `iss` and `aud`."""
+    with serving(
+        embedded_engine,
+        tmp_path_factory.mktemp("strict-server"),
+        LUMINATE_JWT_ISSUER=ISSUER,
+        LUMINATE_JWT_AUDIENCE=AUDIENCE,
+    ) as app:
+        yield app
 
 
 ISS_AUD_CASES: list[tuple[str, dict[str, Any], bool]] = [
@@ -367,7 +338,7 @@ ISS_AUD_CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("extra", "accepted"), [pytest.param(e, a, id=i) for i, e, a in ISS_AUD_CASES]
 )
 def test_issuer_and_audience_are_enforced_when_configured(
-    strict_server: LuminateProcess, extra: dict[str, Any], accepted: bool
+    strict_server: InProcessApp, extra: dict[str, Any], accepted: bool
 ) -> None:
     tenant = new_tenant()
     resp = list_metrics(strict_server, bearer(forge(claims_for(tenant, **extra))))
@@ -379,7 +350,7 @@ def test_issuer_and_audience_are_enforced_when_configured(
 
 
 def test_strict_server_still_refuses_a_forged_token_with_correct_iss_and_aud(
-    strict_server: LuminateProcess,
+    strict_server: InProcessApp,
 ) -> None:
     claims = claims_for(new_tenant(), iss=ISSUER, aud=AUDIENCE)
     for token in (forge(claims, key=OTHER_SECRET), forge(claims, alg="none", key=None)):

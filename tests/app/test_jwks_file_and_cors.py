@@ -1,43 +1,31 @@
 """Tokens verified with keys from a JWKS file, seen from outside: RS256/ES256 beside HS256,
-algorithm confusion and forgeries refused, the file's rotation followed by the served process,
-`token create` with a private key, configuration errors that stop `serve`, and CORS only for
-the configured origins (or any origin, without credentials, for "*")."""
+algorithm confusion and forgeries refused, the file's rotation followed by the running app,
+a token of `token create` with a private key accepted, and CORS only for the configured origins
+(or any origin, without credentials, for "*")."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from testbed.net import free_port
-from tests.conftest import TEST_SECRET
-from tests.e2e.hardening import (
+from luminate.storage.embedded import EmbeddedEngine
+from tests.app.inprocess import InProcessApp, serving
+from tests.support.cli import luminate
+from tests.support.errors import assert_error
+from tests.support.hardening import (
     ORIGIN,
     SECURITY_HEADERS,
     TIMEOUT_S,
-    assert_error,
     claims,
     cors_headers,
     get_metrics,
     preflight,
-    start,
 )
-from tests.e2e.server import LuminateProcess
-from tests.unit.test_jwks import (
-    EC_A,
-    RSA_A,
-    RSA_B,
-    SigningKey,
-    ec_key,
-    write_jwks,
-)
+from tests.support.tenants import new_tenant
+from tests.unit.test_jwks import EC_A, RSA_A, RSA_B, SigningKey, ec_key, write_jwks
 from tests.unit.test_tokens import b64, hmac_forged
 
 PORT_ORIGIN = "https://admin.example:8443"
@@ -56,51 +44,50 @@ def jwks_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def file_server(
-    tmp_path_factory: pytest.TempPathFactory, jwks_file: Path
-) -> Iterator[LuminateProcess]:
+    embedded_engine: EmbeddedEngine, tmp_path_factory: pytest.TempPathFactory, jwks_file: Path
+) -> Iterator[InProcessApp]:
     """HS256 beside RS256/ES256 from a JWKS file; CORS for two origins."""
-    proc = start(
+    with serving(
+        embedded_engine,
         tmp_path_factory.mktemp("file-server"),
         LUMINATE_JWT_ALGORITHMS="HS256,RS256,ES256",
         LUMINATE_JWT_JWKS_FILE=str(jwks_file),
         LUMINATE_CORS_ALLOWED_ORIGINS=f"{ORIGIN},{PORT_ORIGIN}",
         LUMINATE_CORS_MAX_AGE_SECONDS="123",
-    )
-    try:
-        yield proc.start()
-    finally:
-        proc.kill()
+    ) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
-def star_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
-    proc = start(tmp_path_factory.mktemp("star-server"), LUMINATE_CORS_ALLOWED_ORIGINS="*")
-    try:
-        yield proc.start()
-    finally:
-        proc.kill()
+def star_server(
+    embedded_engine: EmbeddedEngine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessApp]:
+    with serving(
+        embedded_engine, tmp_path_factory.mktemp("star-server"), LUMINATE_CORS_ALLOWED_ORIGINS="*"
+    ) as app:
+        yield app
 
 
 # -- RS256 / ES256 from a JWKS file -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("key", [RSA_A, EC_A], ids=lambda k: k.algorithm)
-def test_jwks_file_tokens_are_accepted(file_server: LuminateProcess, key: SigningKey) -> None:
+def test_jwks_file_tokens_are_accepted(file_server: InProcessApp, key: SigningKey) -> None:
     resp = get_metrics(file_server, key.sign(claims()))
     assert resp.status_code == 200, resp.text
     assert resp.json()["metrics"] == []
 
 
-def test_hs256_keeps_working_beside_the_jwks(file_server: LuminateProcess) -> None:
-    tenant = f"hard-{uuid.uuid4().hex[:12]}"
+def test_hs256_keeps_working_beside_the_jwks(file_server: InProcessApp) -> None:
+    tenant = new_tenant("hard")
     assert get_metrics(file_server, file_server.token(tenant, "read")).status_code == 200
 
 
-def test_the_tenant_comes_from_the_rs256_token(file_server: LuminateProcess) -> None:
-    tenant = f"hard-{uuid.uuid4().hex[:12]}"
+def test_the_tenant_comes_from_the_rs256_token(file_server: InProcessApp) -> None:
+    tenant = new_tenant("hard")
     point = {"name": "jwks_probe", "timestamp": int(time.time() * 1000), "value": 1.0}
-    resp = httpx.post(
-        f"{file_server.url}/api/v1/write",
+    resp = file_server.client.post(
+        "/api/v1/write",
         headers={"Authorization": f"Bearer {RSA_A.sign(claims(tenant, scopes=['write']))}"},
         json={"metrics": [point]},
         timeout=TIMEOUT_S,
@@ -162,17 +149,17 @@ REFUSED: list[tuple[str, Callable[[], str], str]] = [
     ("make_token", "message"), [pytest.param(t, m, id=i) for i, t, m in REFUSED]
 )
 def test_confused_forged_and_unknown_tokens_are_refused(
-    file_server: LuminateProcess, make_token: Callable[[], str], message: str
+    file_server: InProcessApp, make_token: Callable[[], str], message: str
 ) -> None:
     resp = get_metrics(file_server, make_token())
     code = "token_expired" if message == "expired" else "invalid_token"
-    error = assert_error(resp, 401, code)
+    error = assert_error(resp, 401, code)["error"]
     assert message in error["message"]
     assert resp.headers["www-authenticate"] == "Bearer"
 
 
 def test_jwks_file_rotation_is_seen_by_the_served_process(
-    file_server: LuminateProcess, jwks_file: Path
+    file_server: InProcessApp, jwks_file: Path
 ) -> None:
     new = RSA_B.sign(claims())
     assert_error(get_metrics(file_server, new), 401, "invalid_token")
@@ -180,7 +167,7 @@ def test_jwks_file_rotation_is_seen_by_the_served_process(
         write_jwks(jwks_file, RSA_A.jwk(), EC_A.jwk(), RSA_B.jwk())
         assert get_metrics(file_server, new).status_code == 200
         write_jwks(jwks_file, RSA_A.jwk(), EC_A.jwk())
-        error = assert_error(get_metrics(file_server, new), 401, "invalid_token")
+        error = assert_error(get_metrics(file_server, new), 401, "invalid_token")["error"]
         assert "'rsa-b' is not in the JWKS" in error["message"]
         # A broken file leaves the last good keys in place.
         jwks_file.write_text("{not json")
@@ -191,78 +178,13 @@ def test_jwks_file_rotation_is_seen_by_the_served_process(
     assert "JWKS file unusable; keeping the previous keys" in log
 
 
-def test_token_create_signs_with_a_private_key(
-    file_server: LuminateProcess, tmp_path: Path
-) -> None:
+def test_token_create_signs_with_a_private_key(file_server: InProcessApp, tmp_path: Path) -> None:
     pem = tmp_path / "ec.pem"
     pem.write_bytes(EC_A.private_pem())
     args = ["token", "create", "--tenant", "acme", "--private-key", str(pem), "--kid", "ec-a"]
-    out = luminate_cli(*args, LUMINATE_JWT_ALGORITHMS="RS256,ES256")
+    out = luminate(*args, LUMINATE_JWT_ALGORITHMS="RS256,ES256")
     assert out.returncode == 0, out.stderr
     assert get_metrics(file_server, out.stdout.strip()).status_code == 200
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("--kid", "ec-a"), "--kid and --algorithm go with --private-key"),
-        (("--private-key", "{pem}"), "--kid is required"),
-        (("--private-key", "{pem}", "--kid", "k", "--algorithm", "RS256"), "not RS256"),
-        (("--private-key", "{pem}", "--kid", "k", "--algorithm", "ES384"), "not ES384"),
-        ((), "accepts no HS algorithm"),
-    ],
-)
-def test_token_create_refuses_keys_that_do_not_fit(
-    tmp_path: Path, args: tuple[str, ...], message: str
-) -> None:
-    pem = tmp_path / "ec.pem"
-    pem.write_bytes(EC_A.private_pem())
-    argv = [a.format(pem=pem) for a in args]
-    out = luminate_cli(
-        "token", "create", "--tenant", "acme", *argv, LUMINATE_JWT_ALGORITHMS="RS256,ES256"
-    )
-    assert out.returncode == 2, out.stdout
-    assert message in out.stderr
-
-
-def luminate_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
-    base.pop("JWT_SECRET", None)
-    base.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "luminate", *args],
-        capture_output=True,
-        text=True,
-        env=base,
-        timeout=120,
-        check=False,
-    )
-
-
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        (
-            {"LUMINATE_JWT_ALGORITHMS": "RS256"},
-            "set LUMINATE_JWT_JWKS_FILE or LUMINATE_JWT_JWKS_URL",
-        ),
-        ({"LUMINATE_CORS_ALLOWED_ORIGINS": "https://app.example/"}, "not origins"),
-    ],
-)
-def test_configuration_errors_stop_serve_with_one_line(
-    tmp_path: Path, env: dict[str, str], message: str
-) -> None:
-    out = luminate_cli(
-        "serve",
-        JWT_SECRET=TEST_SECRET,
-        LUMINATE_DATA_DIR=str(tmp_path / "data"),
-        LUMINATE_SERVER_HOST="127.0.0.1",
-        LUMINATE_SERVER_PORT=str(free_port()),
-        **env,
-    )
-    assert out.returncode == 2, out.stderr
-    assert message in out.stderr
-    assert "Traceback" not in out.stderr
 
 
 # -- CORS ---------------------------------------------------------------------------------------
@@ -271,7 +193,7 @@ def test_configuration_errors_stop_serve_with_one_line(
 @pytest.mark.parametrize("origin", [ORIGIN, PORT_ORIGIN])
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
 def test_preflight_from_an_allowed_origin(
-    file_server: LuminateProcess, origin: str, method: str
+    file_server: InProcessApp, origin: str, method: str
 ) -> None:
     asked = "Authorization, Content-Type, Content-Encoding, X-Request-Id, Accept"
     resp = preflight(file_server, origin, method, asked)
@@ -302,17 +224,17 @@ def test_preflight_from_an_allowed_origin(
     ],
 )
 def test_preflight_refused_with_the_error_shape(
-    file_server: LuminateProcess, origin: str, method: str, headers: str, detail: str
+    file_server: InProcessApp, origin: str, method: str, headers: str, detail: str
 ) -> None:
     resp = preflight(file_server, origin, method, headers)
-    error = assert_error(resp, 400, "cors_not_allowed")
+    error = assert_error(resp, 400, "cors_not_allowed")["error"]
     assert set(error["details"]) == {detail}
     assert cors_headers(resp) == {}
     assert resp.headers["content-security-policy"] == SECURITY_HEADERS["content-security-policy"]
 
 
 def test_simple_requests_from_an_allowed_origin_can_read_the_answer(
-    file_server: LuminateProcess,
+    file_server: InProcessApp,
 ) -> None:
     for token, status in ((RSA_A.sign(claims()), 200), ("not-a-token", 401)):
         resp = get_metrics(file_server, token, Origin=ORIGIN)
@@ -326,7 +248,7 @@ def test_simple_requests_from_an_allowed_origin_can_read_the_answer(
 
 
 def test_simple_requests_from_other_origins_get_no_cors_headers(
-    file_server: LuminateProcess,
+    file_server: InProcessApp,
 ) -> None:
     for origin in ("https://evil.example", None):
         extra = {"Origin": origin} if origin else {}
@@ -336,12 +258,12 @@ def test_simple_requests_from_other_origins_get_no_cors_headers(
         assert "Origin" in resp.headers["vary"]
 
 
-def test_a_star_allows_any_origin_without_credentials(star_server: LuminateProcess) -> None:
+def test_a_star_allows_any_origin_without_credentials(star_server: InProcessApp) -> None:
     resp = preflight(star_server, "https://anyone.example", "DELETE", "authorization")
     assert resp.status_code == 204
     assert resp.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-credentials" not in resp.headers
-    token = star_server.token(f"hard-{uuid.uuid4().hex[:12]}", "read")
+    token = star_server.token(new_tenant("hard"), "read")
     resp = get_metrics(star_server, token, Origin="https://anyone.example")
     assert resp.status_code == 200
     assert cors_headers(resp) == {

@@ -11,32 +11,29 @@ from unittest.mock import ANY
 
 import pytest
 
-from tests.e2e.bad_bodies import WHOLE_BODY, Rejection
-from tests.e2e.bad_points import POINT_CASES, PointCase, accepted_variants
-from tests.e2e.bodies import (
-    DAY_MS,
-    HOUR_MS,
-    PROBE,
-    assert_error,
+from tests.app.bad_bodies import WHOLE_BODY, Rejection
+from tests.app.bad_points import POINT_CASES, PointCase, accepted_variants
+from tests.app.bodies import (
     assert_nothing_stored,
-    dumps,
     good,
     metrics_body,
-    new_tenant,
-    now_ms,
     post,
     stored_metrics,
     write,
     zstd,
 )
-from tests.e2e.server import LuminateProcess
+from tests.app.inprocess import InProcessApp
+from tests.support.clock import now_ms
+from tests.support.errors import assert_error
+from tests.support.points import DAY_MS, HOUR_MS, PROBE, dumps
+from tests.support.tenants import new_tenant
 
 # -- whole-body rejections ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("case", WHOLE_BODY, ids=lambda c: c.id)
 def test_an_unusable_body_is_rejected_and_stores_nothing(
-    server: LuminateProcess, case: Rejection
+    server: InProcessApp, case: Rejection
 ) -> None:
     tenant = new_tenant()
     resp = write(server, tenant, case.body(), case.headers)
@@ -61,7 +58,7 @@ def test_an_unusable_body_is_rejected_and_stores_nothing(
     ],
 )
 def test_supported_encodings_are_accepted(
-    server: LuminateProcess, encode: Callable[[bytes], bytes], encoding: str
+    server: InProcessApp, encode: Callable[[bytes], bytes], encoding: str
 ) -> None:
     """Controls for the rejections above: the same body, well encoded, is stored."""
     tenant = new_tenant()
@@ -76,7 +73,7 @@ def test_supported_encodings_are_accepted(
 
 @pytest.mark.parametrize("case", POINT_CASES, ids=lambda c: c.id)
 def test_a_single_bad_point_is_reported_and_nothing_is_stored(
-    server: LuminateProcess, case: PointCase
+    server: InProcessApp, case: PointCase
 ) -> None:
     tenant = new_tenant()
     resp = write(server, tenant, metrics_body(case.raw()))
@@ -91,7 +88,7 @@ def test_a_single_bad_point_is_reported_and_nothing_is_stored(
 
 
 def test_a_mixed_batch_stores_the_valid_points_and_lists_the_invalid_ones(
-    server: LuminateProcess,
+    server: InProcessApp,
 ) -> None:
     tenant = new_tenant()
     valid = accepted_variants()
