@@ -15,6 +15,7 @@ from luminate.ingest.service import WriteService
 from luminate.limits.limiter import Limiter
 from luminate.model.errors import BadRequest, ErrorCode, Forbidden
 from luminate.observability.metrics import Metrics
+from luminate.query.promql.service import PromQLService
 from luminate.query.service import QueryService
 from luminate.settings import Settings
 
@@ -32,6 +33,7 @@ class Services:
     queries: QueryService
     admin: AdminService
     health: Health
+    promql: PromQLService
 
 
 def services(request: Request) -> Services:
