@@ -17,7 +17,7 @@ from luminate.auth.jwks import open_key_source
 from luminate.auth.tokens import TokenVerifier, check_algorithms, uses_secret
 from luminate.health.service import Health
 from luminate.health.storage_probe import StorageProbe
-from luminate.http import api, errors, identity, openapi, probes, prometheus, push, ui
+from luminate.http import api, errors, identity, openapi, otlp, probes, prometheus, push, ui
 from luminate.http.codec.write import WriteDecoder
 from luminate.http.context import Services
 from luminate.http.listeners import ListenerGate
@@ -65,6 +65,7 @@ ROUTES = [
     Route("/openapi.json", openapi.openapi, methods=["GET"]),
     # Other protocols: Prometheus remote_write, OTLP/HTTP metrics, the Prometheus query API.
     Route("/api/v1/push", push.push, methods=["POST"]),
+    Route("/v1/metrics", otlp.export, methods=["POST"]),
     *[
         Route(f"/prometheus/api/v1/{path}", handler, methods=methods)
         for path, handler, methods in (

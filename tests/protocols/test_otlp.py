@@ -1,0 +1,121 @@
+"""The OpenTelemetry Python SDK exports counters, gauges and histograms over OTLP/HTTP, in
+protobuf (gzip) and in JSON, into Luminate; the stored points are what the SDK sent."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.json.http.metric_exporter import (
+    OTLPMetricExporter as JsonExporter,
+)
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+    OTLPMetricExporter as ProtobufExporter,
+)
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+
+from tests.protocols.conftest import Stack
+
+pytestmark = pytest.mark.e2e
+
+BOUNDS = (10.0, 100.0, 1000.0)
+OBSERVED = (5.0, 50.0, 50.0, 500.0, 5000.0)
+
+
+def export_once(exporter: MetricExporter, service: str) -> None:
+    """Record one of each instrument and export it with the SDK's own reader."""
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=3_600_000)
+    provider = MeterProvider(
+        resource=Resource.create({"service.name": service}),
+        metric_readers=[reader],
+        views=[
+            View(
+                instrument_name="http.latency",
+                aggregation=ExplicitBucketHistogramAggregation(BOUNDS),
+            )
+        ],
+    )
+    meter = provider.get_meter("checkout.module", "1.2.3")
+    requests = meter.create_counter("http.requests", unit="1")
+    requests.add(3, {"route": "/cart"})
+    requests.add(4, {"route": "/cart"})
+    requests.add(1, {"route": "/pay"})
+    meter.create_gauge("queue.depth").set(42.5, {"queue": "orders"})
+    meter.create_up_down_counter("sessions.active").add(-2)
+    latency = meter.create_histogram("http.latency", unit="ms")
+    for v in OBSERVED:
+        latency.record(v, {"route": "/cart"})
+    assert provider.force_flush(30_000), "the SDK's export failed"
+    provider.shutdown()
+
+
+def series(stack: Stack, tenant: str, selector: str) -> dict[tuple[tuple[str, str], ...], float]:
+    r = httpx.get(
+        f"{stack.luminate.url}/prometheus/api/v1/query",
+        params={"query": selector, "time": str(time.time())},
+        headers=stack.luminate.headers(tenant, "read"),
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    result: list[dict[str, Any]] = r.json()["data"]["result"]
+    return {
+        tuple(
+            sorted(
+                (k, v)
+                for k, v in row["metric"].items()
+                if k in ("__name__", "route", "queue", "le")
+            )
+        ): float(row["value"][1])
+        for row in result
+    }
+
+
+@pytest.mark.parametrize("encoding", ["protobuf", "json"])
+def test_sdk_points_are_stored_as_sent(stack: Stack, encoding: str) -> None:
+    tenant = f"otel-{encoding}"
+    url = f"{stack.luminate.url}/v1/metrics"
+    headers = {"Authorization": f"Bearer {stack.luminate.token(tenant, 'write')}"}
+    exporter: MetricExporter
+    if encoding == "protobuf":
+        exporter = ProtobufExporter(endpoint=url, headers=headers, compression=Compression.Gzip)
+    else:
+        exporter = JsonExporter(endpoint=url, headers=headers)
+    export_once(exporter, f"shop-{encoding}")
+
+    counters = series(stack, tenant, "http_requests_total")
+    assert counters == {
+        (("__name__", "http_requests_total"), ("route", "/cart")): 7.0,
+        (("__name__", "http_requests_total"), ("route", "/pay")): 1.0,
+    }
+    assert series(stack, tenant, "queue_depth") == {
+        (("__name__", "queue_depth"), ("queue", "orders")): 42.5
+    }
+    assert series(stack, tenant, "sessions_active") == {(("__name__", "sessions_active"),): -2.0}
+    buckets = series(stack, tenant, "http_latency_bucket")
+    assert {dict(k)["le"]: v for k, v in buckets.items()} == {
+        "10": 1.0,
+        "100": 3.0,
+        "1000": 4.0,
+        "+Inf": 5.0,
+    }
+    assert list(series(stack, tenant, "http_latency_sum").values()) == [sum(OBSERVED)]
+    assert list(series(stack, tenant, "http_latency_count").values()) == [len(OBSERVED)]
+    # Resource and scope attributes arrive as dimensions under their documented names.
+    r = httpx.get(
+        f"{stack.luminate.url}/prometheus/api/v1/series",
+        params={"match[]": "queue_depth"},
+        headers=stack.luminate.headers(tenant, "read"),
+    )
+    labels = r.json()["data"][0]
+    assert labels["service_name"] == f"shop-{encoding}"
+    assert labels["otel_scope_name"] == "checkout.module"
+    assert labels["otel_scope_version"] == "1.2.3"
+    # Quantiles over the stored buckets work as over Prometheus' own.
+    q = series(stack, tenant, "histogram_quantile(0.5, http_latency_bucket)")
+    assert list(q.values()) == [pytest.approx(10 + 90 * (2.5 - 1) / 2)]
