@@ -119,3 +119,67 @@ def test_sdk_points_are_stored_as_sent(stack: Stack, encoding: str) -> None:
     # Quantiles over the stored buckets work as over Prometheus' own.
     q = series(stack, tenant, "histogram_quantile(0.5, http_latency_bucket)")
     assert list(q.values()) == [pytest.approx(10 + 90 * (2.5 - 1) / 2)]
+
+
+def _request(values: list[float], name: str = "temp") -> bytes:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    req = ExportMetricsServiceRequest()
+    metric = req.resource_metrics.add().scope_metrics.add().metrics.add()
+    metric.name = name
+    for i, v in enumerate(values):
+        p = metric.gauge.data_points.add()
+        p.time_unix_nano = time.time_ns() - (len(values) - i) * 1_000_000
+        p.as_double = v
+    return bytes(req.SerializeToString())
+
+
+def _post(stack: Stack, tenant: str, body: bytes, media: str) -> httpx.Response:
+    return httpx.post(
+        f"{stack.luminate.url}/v1/metrics",
+        content=body,
+        headers={
+            "Content-Type": media,
+            "Authorization": f"Bearer {stack.luminate.token(tenant, 'write')}",
+        },
+    )
+
+
+def test_partial_success_counts_the_rejected_points(stack: Stack) -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceResponse,
+    )
+
+    r = _post(stack, "otel-partial", _request([1.0, float("nan"), 3.0]), "application/x-protobuf")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-protobuf"
+    answer = ExportMetricsServiceResponse.FromString(r.content)
+    assert answer.partial_success.rejected_data_points == 1
+    assert "point 1 of metric 'temp': non_finite_value" in answer.partial_success.error_message
+    assert len(series(stack, "otel-partial", "count_over_time(temp[1h])")) == 1
+    assert list(series(stack, "otel-partial", "count_over_time(temp[1h])").values()) == [2.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "media", "status"),
+    [
+        (_request([1.0] * 20)[:-7], "application/x-protobuf", 400),
+        (b'{"resourceMetrics": [', "application/json", 400),
+        (b'{"resourceMetrics": 7}', "application/json", 400),
+        (b"{}", "text/plain", 415),
+    ],
+)
+def test_an_undecodable_export_stores_nothing(
+    stack: Stack, body: bytes, media: str, status: int
+) -> None:
+    from google.rpc import status_pb2
+
+    tenant = "otel-bad"
+    r = _post(stack, tenant, body, media)
+    assert r.status_code == status, r.text
+    if "json" in media:
+        assert r.json()["code"] == 3 and "ExportMetricsServiceRequest" in r.json()["message"]
+    else:
+        assert status_pb2.Status.FromString(r.content).message
+    assert series(stack, tenant, 'count({__name__=~".+"})') == {}
