@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "luminate.server",
             "luminate.ui",
             "luminate.loadtest",
+            "luminate.client",
         ),
     ),
 ]
