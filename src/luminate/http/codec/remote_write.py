@@ -9,6 +9,7 @@ count samples in request order across all series."""
 from __future__ import annotations
 
 import bisect
+import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -116,27 +117,48 @@ class PushDecoder:
         request = parse(raw)
         samples = sum(len(ts.samples) for ts in request.timeseries)
         self.validator.check_count(samples)
-        out = Validated(TenantPoints(tenant), indices=[])
+        # Sample i of the request, or None for a stale marker; series problems by sample.
+        points: list[_Sample | None] = []
+        problems: dict[int, tuple[str, tuple[PointErrorCode, str]]] = {}
         starts: list[int] = []
-        stale = 0
-        index = 0
-        v = self.validator
         for ts in request.timeseries:
-            starts.append(index)
+            starts.append(len(points))
             name, dims, problem = _labels(ts.labels)
             for sample in ts.samples:
                 value = sample.value
-                if is_stale_marker(value):
-                    stale += 1
-                    index += 1
-                    continue
                 if problem is not None:
-                    code, message = problem
-                    out.reject(index, name[:MAX_NAME] or None, code, message)
+                    problems[len(points)] = (name, problem)
+                if is_stale_marker(value):
+                    points.append(None)
                 else:
-                    v.check(out, index, _Sample(name, sample.timestamp, value, dims), now_ms)
-                index += 1
+                    points.append(_Sample(name, sample.timestamp, value, dims))
+        out = Validated(TenantPoints(tenant))
+        stale = sum(p is None for p in points)
+        good = [p for p in points if p is not None]
+        finite = all(math.isfinite(p.value) for p in good)
+        if not problems and finite and self.validator.all_valid(good, now_ms):
+            # Fast path: every rule holds (all_valid judges all but finiteness, which JSON
+            # cannot spell, from the validator's caches).
+            if stale:
+                out.indices = [i for i, p in enumerate(points) if p is not None]
+            _append_all(out.points, good)
+            return PushDecoded(out, stale, samples, request, starts)
+        out.indices = []
+        for i, p in enumerate(points):
+            if i in problems:
+                name, (code, message) = problems[i]
+                out.reject(i, name[:MAX_NAME] or None, code, message)
+            elif p is not None:
+                self.validator.check(out, i, p, now_ms)
         return PushDecoded(out, stale, samples, request, starts)
+
+
+def _append_all(columns: TenantPoints, samples: list[_Sample]) -> None:
+    columns.names.extend([p.name for p in samples])
+    columns.timestamps.extend([p.timestamp for p in samples])
+    columns.values.extend([p.value for p in samples])
+    columns.keys.extend([list(p.dimensions) for p in samples])
+    columns.dim_values.extend([list(p.dimensions.values()) for p in samples])
 
 
 def _labels(labels: object) -> tuple[str, dict[str, str], tuple[PointErrorCode, str] | None]:
