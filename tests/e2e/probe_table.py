@@ -28,6 +28,7 @@ from tests.e2e.probes import (
     token,
     write_body,
 )
+from tests.e2e.protocol_probes import PROTOCOL_PROBES
 
 WRITE = "/api/v1/write"
 QUERY = "/api/v1/query"
@@ -295,3 +296,6 @@ PROBES: list[Probe] = [
         on_loaded=True,
     ),
 ]
+
+# The codes only remote_write and the Prometheus API answer.
+PROBES += PROTOCOL_PROBES
