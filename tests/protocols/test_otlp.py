@@ -116,6 +116,10 @@ def test_sdk_points_are_stored_as_sent(stack: Stack, encoding: str) -> None:
     assert labels["service_name"] == f"shop-{encoding}"
     assert labels["otel_scope_name"] == "checkout.module"
     assert labels["otel_scope_version"] == "1.2.3"
+    # Only this tenant's export is visible to it: the other encoding's tenant wrote the same
+    # metric names under another service name.
+    services = {s["service_name"] for s in r.json()["data"]}
+    assert services == {f"shop-{encoding}"}
     # Quantiles over the stored buckets work as over Prometheus' own.
     q = series(stack, tenant, "histogram_quantile(0.5, http_latency_bucket)")
     assert list(q.values()) == [pytest.approx(10 + 90 * (2.5 - 1) / 2)]
