@@ -33,7 +33,7 @@ def mixed_push() -> bytes:
 # One selector over the loaded tenant's 50,000 series at 11,000 steps: more series than
 # 25,000,000 series x steps allow.
 _START = int(time.time()) - 3_200
-TOO_MANY = {"query": "latency_ms", "start": str(_START), "end": str(_START + 10_999), "step": "1"}
+TOO_MANY = {"query": "latency_ms", "start": str(_START), "end": str(_START + 11_000), "step": "1"}
 DUPLICATES = (
     'vector(1) + on() (label_replace(vector(1), "a", "x", "", "") '
     'or label_replace(vector(1), "a", "y", "", ""))'

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from testbed.prometheus import PrometheusError
 from tests.protocols.conftest import TENANT, Stack
 
 pytestmark = pytest.mark.e2e
@@ -69,10 +70,12 @@ def test_grafana_request_sequence(warm: Stack) -> None:
     """In the order Grafana's data source sends them: Save & test, build info, the label
     browser, a panel's range query (float times, POST), and GET for what takes no POST."""
     now = time.time()
-    # Save & test: an instant `1+1`, POSTed as a form.
-    assert data(api(warm, "POST", "query", query="1+1", time=f"{now:.3f}"))["result"][1] == "2"
+    # Save & test (Grafana's promlib healthcheck): an instant `1+1` over the time range
+    # 1 s .. 4 s after the epoch, so evaluated at time 4, POSTed as a form.
+    assert data(api(warm, "POST", "query", query="1+1", time="4"))["result"] == [4, "2"]
+    # Its heuristics read build info: without `features` the source is plain Prometheus.
     info = data(api(warm, "GET", "status/buildinfo"))
-    assert info["version"].startswith("2.")
+    assert info["version"].startswith("2.") and "features" not in info
     window = {"start": f"{now - 3600:.3f}", "end": f"{now:.3f}"}
     names = data(api(warm, "GET", "label/__name__/values", **window))
     assert "up" in names and names == sorted(names)
@@ -116,7 +119,7 @@ BAD = [
     ({"query": "predict_linear(up[5m], 60)"}, "query", 422, "execution", "predict_linear"),
     ({"query": "up[5m]"}, "query", 422, "execution", "range vector"),
     (
-        {"query": "up", "start": "0", "end": "11000", "step": "1"},
+        {"query": "up", "start": "0", "end": "11001", "step": "1"},
         "query_range",
         400,
         "bad_data",
@@ -152,8 +155,16 @@ def test_bad_requests_answer_in_the_envelope(
     assert says in body["error"]
 
 
-def test_step_just_within_the_resolution_limit_is_answered(stack: Stack) -> None:
-    assert api(stack, "GET", "query_range", query="1", start="0", end="10999", step="1").is_success
+def test_the_resolution_limit_is_prometheus_own(stack: Stack) -> None:
+    """The same boundary as the real Prometheus: (end - start) / step = 11,000 is answered,
+    one step more is refused, by both."""
+    within = {"query": "1", "start": "0", "end": "11000", "step": "1"}
+    beyond = {**within, "end": "11001"}
+    assert api(stack, "GET", "query_range", **within).is_success
+    stack.prometheus.api("query_range", **within)
+    assert api(stack, "GET", "query_range", **beyond).status_code == 400
+    with pytest.raises(PrometheusError, match="11,000 points"):
+        stack.prometheus.api("query_range", **beyond)
 
 
 def test_authentication_errors_use_the_envelope(stack: Stack) -> None:

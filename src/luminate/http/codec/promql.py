@@ -192,12 +192,13 @@ def duration_param(value: str | None, name: str) -> int:
 
 
 def check_resolution(start_ms: int, end_ms: int, step_ms: int) -> None:
-    """Prometheus' rule: at most 11,000 points per series."""
+    """Prometheus' rule, as it words and computes it: (end - start) / step, in whole steps,
+    at most 11,000."""
     if end_ms < start_ms:
         raise BadRequest(
             "end timestamp must not be before start time", code=ErrorCode.INVALID_TIME_RANGE
         )
-    if (end_ms - start_ms) // step_ms + 1 > MAX_POINTS_PER_SERIES:
+    if (end_ms - start_ms) // step_ms > MAX_POINTS_PER_SERIES:
         raise BadRequest(
             f"exceeded maximum resolution of {MAX_POINTS_PER_SERIES:,} points per timeseries. "
             "Try decreasing the query resolution (?step=XX)",
