@@ -12,7 +12,7 @@ packages=(
   shellcheck        # lint of every shell script the project ships
   chromium          # tests/e2e/ui: the web UI in a real browser (driven by Playwright)
   fonts-dejavu-core #   text in its screenshots (chromium itself pulls in no font)
-  prometheus        # tests/monitoring: promtool (config, rules, unit tests) and a live Prometheus
+  prometheus        # tests/monitoring, tests/protocols: promtool and a live Prometheus (remote_write, the PromQL oracle)
   prometheus-alertmanager # tests/monitoring: amtool (config, routes) and a live Alertmanager
   prometheus-pushgateway  # tests/monitoring, tests/backup: the backup job's metrics
   haproxy           # tests/clickhouse, bench: the balancer in front of several luminate processes

@@ -19,7 +19,7 @@ from luminate.auth.jwks import open_key_source
 from luminate.auth.tokens import TokenVerifier, check_algorithms, uses_secret
 from luminate.health.service import Health
 from luminate.health.storage_probe import StorageProbe
-from luminate.http import api, errors, identity, openapi, probes, ui
+from luminate.http import api, errors, identity, openapi, otlp, probes, prometheus, push, ui
 from luminate.http import backups as backup_routes
 from luminate.http.codec.write import WriteDecoder
 from luminate.http.context import Services
@@ -36,11 +36,13 @@ from luminate.limits.limiter import Limiter
 from luminate.limits.share import Mode
 from luminate.model.query import QueryLimits
 from luminate.observability.metrics import Metrics
+from luminate.query.promql.service import PromQLService
 from luminate.query.service import QueryService
 from luminate.settings import ConfigError, Settings
 from luminate.storage.calls import StorageCalls
 from luminate.storage.compile import Layout
 from luminate.storage.journal import JOURNAL_FILE, Journal
+from luminate.storage.promql import SeriesReads
 from luminate.storage.schema import Topology
 from luminate.storage.store import Storage
 
@@ -66,6 +68,21 @@ ROUTES = [
     Route("/api/v1/health", probes.health, methods=["GET"]),
     Route("/metrics", probes.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.openapi, methods=["GET"]),
+    # Other protocols: Prometheus remote_write, OTLP/HTTP metrics, the Prometheus query API.
+    Route("/api/v1/push", push.push, methods=["POST"]),
+    Route("/v1/metrics", otlp.export, methods=["POST"]),
+    *[
+        Route(f"/prometheus/api/v1/{path}", handler, methods=methods)
+        for path, handler, methods in (
+            ("query", prometheus.query, ["GET", "POST"]),
+            ("query_range", prometheus.query_range, ["GET", "POST"]),
+            ("labels", prometheus.labels, ["GET", "POST"]),
+            ("label/{name}/values", prometheus.label_values, ["GET"]),
+            ("series", prometheus.series, ["GET", "POST"]),
+            ("metadata", prometheus.metadata, ["GET"]),
+            ("status/buildinfo", prometheus.buildinfo, ["GET"]),
+        )
+    ],
 ]
 
 
@@ -280,4 +297,5 @@ def _services(
         queries=QueryService(store, calls, limits),
         admin=AdminService(store, calls),
         health=Health(store, metrics, settings.readiness_timeout_ms / 1000, batcher),
+        promql=PromQLService(SeriesReads(store.engine, store.layout), calls),
     )

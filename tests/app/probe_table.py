@@ -25,6 +25,7 @@ from tests.app.probes import (
     token,
     write_body,
 )
+from tests.app.protocol_probes import PROTOCOL_PROBES
 
 WRITE = "/api/v1/write"
 QUERY = "/api/v1/query"
@@ -280,3 +281,6 @@ PROBES: list[Probe] = [
         on_loaded=True,
     ),
 ]
+
+# The codes only remote_write and the Prometheus API answer.
+PROBES += PROTOCOL_PROBES

@@ -61,8 +61,22 @@ DOCUMENTED: Observed = {("error", c.value) for c in ErrorCode} | {
 EXPECTED: Observed = DOCUMENTED - {("error", c.value) for c in UNREACHABLE_FROM_HTTP}
 
 
+def spoken_code(resp: httpx.Response) -> str | None:
+    """The code of an error spelled in another protocol's format (remote_write's plain text,
+    the Prometheus API's envelope), None for Luminate's own shape."""
+    if resp.headers.get("content-type", "").startswith("text/plain"):
+        return resp.text.split(":", 1)[0]
+    body = resp.json()
+    if isinstance(body, dict) and body.get("status") == "error":
+        return str(body["error"]).split(":", 1)[0]
+    return None
+
+
 def observed_in(resp: httpx.Response) -> Observed:
     """("error", code) for the top-level error and ("point", code) for each per-point error."""
+    spoken = spoken_code(resp)
+    if spoken is not None:
+        return {("error", spoken)}
     body = resp.json()
     out: Observed = set()
     if "error" in body:
@@ -144,6 +158,11 @@ def run(probe: Probe, limited: InProcessApp, loaded: Loaded | None) -> httpx.Res
 
 def assert_answer(probe: Probe, resp: httpx.Response) -> None:
     assert resp.status_code == probe.status, resp.text
+    spoken = spoken_code(resp)
+    if spoken is not None:
+        assert spoken == probe.code, resp.text
+        assert observed_in(resp) == probe.expected()
+        return
     body = resp.json()
     if probe.code is not None:
         error = body["error"]

@@ -56,6 +56,8 @@ FUZZ_CONFIG = schemathesis.Config.from_dict(
         "phases": {"stateful": {"enabled": False}},
     }
 )
+# remote_write and OTLP take protobuf: generated binary strings are sent as they are.
+schemathesis.serializer.alias("application/x-protobuf", "application/octet-stream")
 SCHEMA = schemathesis.openapi.from_dict(build_document(), config=FUZZ_CONFIG)
 CHECKS = [
     not_a_server_error,

@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "luminate.server",
             "luminate.ui",
             "luminate.loadtest",
+            "luminate.client",
         ),
     ),
 ]

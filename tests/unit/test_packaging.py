@@ -44,7 +44,7 @@ def imported_top_level_modules() -> dict[tuple[str, str], None]:
 
 
 # Package directories of optional features, and the extra that declares what they import.
-EXTRAS = {"src/luminate/loadtest/": "loadtest"}
+EXTRAS = {"src/luminate/loadtest/": "loadtest", "src/luminate/client/": "client"}
 
 
 def declared(extra: str | None = None) -> set[str]:

@@ -33,12 +33,17 @@ async def read_body(
     setting: str = "LUMINATE_WRITE_MAX_BODY_BYTES",
     *,
     chunk_timeout_s: float | None = None,
+    encoded: bool = False,
 ) -> bytes:
     """The decoded body, at most `limit` bytes after decompression; 413/415/400 otherwise, and
-    408 when the client sends no byte of it for `chunk_timeout_s` (the connection is closed)."""
+    408 when the client sends no byte of it for `chunk_timeout_s` (the connection is closed).
+    With `encoded`, the body is returned as sent: the caller owns its Content-Encoding (snappy
+    for remote_write) and its decompression limit."""
     # Bodies are always JSON; Content-Type is not checked (curl's default form type included).
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("identity", "", "gzip", "x-gzip", "zstd"):
+    if encoded:
+        encoding = "identity"
+    elif encoding not in ("identity", "", "gzip", "x-gzip", "zstd"):
         raise UnsupportedMediaType(
             f"Content-Encoding {encoding[:32]!r} is not supported; use gzip, zstd or none",
             code=ErrorCode.UNSUPPORTED_CONTENT_ENCODING,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from dataclasses import dataclass
 
@@ -15,6 +17,7 @@ from luminate.ingest.service import WriteService
 from luminate.limits.limiter import Limiter
 from luminate.model.errors import BadRequest, ErrorCode, Forbidden
 from luminate.observability.metrics import Metrics
+from luminate.query.promql.service import PromQLService
 from luminate.query.service import QueryService
 from luminate.settings import Settings
 
@@ -32,6 +35,7 @@ class Services:
     queries: QueryService
     admin: AdminService
     health: Health
+    promql: PromQLService
 
 
 def services(request: Request) -> Services:
@@ -39,8 +43,25 @@ def services(request: Request) -> Services:
     return svc
 
 
+def bearer(authorization: str | None) -> str | None:
+    """The Authorization header with HTTP Basic credentials read as `Bearer <password>`: the
+    token may travel as the password (any user name), for clients that can only send Basic
+    auth (promtool, some remote_write senders). Anything else is passed on unchanged."""
+    if authorization is None:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return authorization
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return authorization
+    _, colon, password = decoded.partition(":")
+    return f"Bearer {password}" if colon and password else authorization
+
+
 def authorize(request: Request, scope: Scope) -> Principal:
-    principal = services(request).verifier.verify(request.headers.get("authorization"))
+    principal = services(request).verifier.verify(bearer(request.headers.get("authorization")))
     principal.require(scope)
     return principal
 

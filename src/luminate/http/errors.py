@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from luminate.http import dialects
 from luminate.http.codec.write import WriteResponse
 from luminate.http.responses import JSON
 from luminate.model.errors import (
@@ -82,39 +83,48 @@ def storage_error(exc: StorageError) -> LuminateError:
     return LuminateError("storage failed to answer; see server logs")
 
 
-def unexpected(exc: BaseException) -> JSON:
+def unexpected(exc: BaseException, request: Request | None = None) -> Response:
     log.error("unhandled error", exc_info=exc)
-    return error_response(LuminateError("internal error; see server logs"))
+    error = LuminateError("internal error; see server logs")
+    return error_response(error) if request is None else _answer(request, error)
 
 
-async def _luminate_error(request: Request, exc: Exception) -> JSON:
+def _answer(request: Request, exc: LuminateError) -> Response:
+    """The error in the route's protocol (Prometheus API, remote_write, OTLP) or Luminate's."""
+    spoken = dialects.answer(request, exc)
+    return spoken if spoken is not None else error_response(exc)
+
+
+async def _luminate_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LuminateError)
-    return error_response(exc)
+    return _answer(request, exc)
 
 
-async def _storage_error(request: Request, exc: Exception) -> JSON:
+async def _storage_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StorageError)
-    return error_response(storage_error(exc))
+    return _answer(request, storage_error(exc))
 
 
-async def _http_error(request: Request, exc: Exception) -> JSON:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
         allow = (exc.headers or {}).get("Allow", "")
-        return error_response(
+        return _answer(
+            request,
             MethodNotAllowed(
                 f"{request.method} is not allowed on {request.url.path}; allowed: {allow}",
                 headers={"Allow": allow},
                 details={"allowed": [m.strip() for m in allow.split(",") if m.strip()]},
-            )
+            ),
         )
     if exc.status_code == 404:
-        return error_response(NotFound(f"no endpoint at {request.url.path}"))
-    return error_response(LuminateError(str(exc.detail)))
+        return _answer(request, NotFound(f"no endpoint at {request.url.path}"))
+    return _answer(request, LuminateError(str(exc.detail)))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSON:
-    return unexpected(exc)
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc)
+    return _answer(request, LuminateError("internal error; see server logs"))
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:

@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from luminate.http.errors import unexpected
@@ -57,7 +58,7 @@ class RequestMiddleware:
                 # still carries the request id and passes the outer (security) middleware.
                 if responded:
                     raise
-                await unexpected(exc)(scope, receive, send_with_id)
+                await unexpected(exc, Request(scope))(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)

@@ -18,6 +18,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_CONTENT_ENCODING = "unsupported_content_encoding"
     INVALID_COMPRESSED_BODY = "invalid_compressed_body"
     ALL_POINTS_REJECTED = "all_points_rejected"
+    # remote_write: some samples were refused (the others were stored), as Mimir answers
+    SAMPLES_REJECTED = "samples_rejected"
     # query model
     UNKNOWN_QUERY_TYPE = "unknown_query_type"
     UNKNOWN_AGGREGATION = "unknown_aggregation"
@@ -34,6 +36,12 @@ class ErrorCode(StrEnum):
     TOO_MANY_BUCKETS = "too_many_buckets"
     TIME_RANGE_TOO_LONG = "time_range_too_long"
     NOT_APPLICABLE = "not_applicable"
+    # PromQL: not parsable (400), parsable but not supported here (422), failed while
+    # evaluating (422, e.g. a many-to-many match), more series than the query budget (422)
+    INVALID_PROMQL = "invalid_promql"
+    UNSUPPORTED_PROMQL = "unsupported_promql"
+    PROMQL_EXECUTION = "promql_execution"
+    TOO_MANY_SERIES = "too_many_series"
     # auth
     MISSING_TOKEN = "missing_token"  # noqa: S105  (an error code, not a credential)
     INVALID_TOKEN = "invalid_token"  # noqa: S105
@@ -70,6 +78,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNSUPPORTED_CONTENT_ENCODING: 415,
     ErrorCode.INVALID_COMPRESSED_BODY: 400,
     ErrorCode.ALL_POINTS_REJECTED: 400,
+    ErrorCode.SAMPLES_REJECTED: 400,
     ErrorCode.UNKNOWN_QUERY_TYPE: 400,
     ErrorCode.UNKNOWN_AGGREGATION: 400,
     ErrorCode.MISSING_FIELD: 400,
@@ -85,6 +94,10 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_MANY_BUCKETS: 400,
     ErrorCode.TIME_RANGE_TOO_LONG: 400,
     ErrorCode.NOT_APPLICABLE: 400,
+    ErrorCode.INVALID_PROMQL: 400,
+    ErrorCode.UNSUPPORTED_PROMQL: 422,
+    ErrorCode.PROMQL_EXECUTION: 422,
+    ErrorCode.TOO_MANY_SERIES: 422,
     ErrorCode.MISSING_TOKEN: 401,
     ErrorCode.INVALID_TOKEN: 401,
     ErrorCode.TOKEN_EXPIRED: 401,

@@ -25,6 +25,7 @@ from luminate.http.openapi.paths import (
     SECURITY_SCHEME,
     operations,
 )
+from luminate.http.openapi.protocols import PROMETHEUS_SCHEMAS, protocol_paths
 from luminate.http.openapi.schemas import DURATION_PATTERN, request_schemas, response_schemas
 
 __all__ = ["DURATION_PATTERN", "RATE_LIMIT_HEADERS", "build_document", "openapi"]
@@ -45,11 +46,12 @@ def build_document() -> dict[str, Any]:
             ),
         },
         "tags": [
-            {"name": name} for name in ("write", "query", "discovery", "auth", "admin", "health")
+            {"name": name}
+            for name in ("write", "query", "discovery", "auth", "admin", "health", "prometheus")
         ],
-        "paths": {**operations(), **identity_paths()},
+        "paths": {**operations(), **identity_paths(), **protocol_paths()},
         "components": {
-            "schemas": {**request_schemas(), **response_schemas()},
+            "schemas": {**request_schemas(), **response_schemas(), **PROMETHEUS_SCHEMAS},
             "responses": dict(ERROR_RESPONSES.values()),
             "parameters": PARAMETERS,
             "headers": HEADERS,
