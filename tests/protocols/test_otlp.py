@@ -187,3 +187,16 @@ def test_an_undecodable_export_stores_nothing(
     else:
         assert status_pb2.Status.FromString(r.content).message
     assert series(stack, tenant, 'count({__name__=~".+"})') == {}
+
+
+def test_a_retried_export_is_stored_once(stack: Stack) -> None:
+    """An exporter that resends the same request after a lost answer does not double the points
+    (the write deduplication window covers OTLP as it covers the JSON API)."""
+    body = _request([1.0, 2.0, 3.0])
+    for _ in range(3):
+        r = _post(stack, "otel-retry", body, "application/x-protobuf")
+        assert r.status_code == 200, r.text
+    assert list(series(stack, "otel-retry", "count_over_time(temp[1h])").values()) == [3.0]
+    different = _request([4.0, 5.0])
+    assert _post(stack, "otel-retry", different, "application/x-protobuf").status_code == 200
+    assert list(series(stack, "otel-retry", "count_over_time(temp[1h])").values()) == [5.0]

@@ -170,3 +170,17 @@ def test_tokens_and_scopes_apply(stack: Stack) -> None:
     assert push(stack.luminate.url, "not-a-token", body).status_code == 401
     r = push(stack.luminate.url, stack.luminate.token("rw-scope", "read"), body)
     assert r.status_code == 403 and r.text.startswith("insufficient_scope: ")
+
+
+def test_a_resent_request_is_stored_once(stack: Stack) -> None:
+    """Prometheus resends a batch whose answer it did not see; the second copy is not stored."""
+    tenant = "rw-resend"
+    t = now_ms()
+    body = snappy(request([([("__name__", "resent")], [(t - 3000, 1), (t - 2000, 2)])]))
+    for _ in range(3):
+        r = push(stack.luminate.url, stack.luminate.token(tenant, "write"), body)
+        assert r.status_code == 204, r.text
+    assert count(stack, tenant, "resent") == 2
+    other = snappy(request([([("__name__", "resent")], [(t - 1000, 3)])]))
+    assert push(stack.luminate.url, stack.luminate.token(tenant, "write"), other).status_code == 204
+    assert count(stack, tenant, "resent") == 3

@@ -16,6 +16,7 @@ from luminate.http.body import read_body
 from luminate.http.codec.otlp import OtlpDecoder, response
 from luminate.http.context import authorize, services, tenant_for
 from luminate.http.dialects import wants_protobuf
+from luminate.ingest.idempotency import request_key
 from luminate.limits.limiter import Limit
 from luminate.model.errors import BadRequest, ErrorCode, UnsupportedMediaType
 from luminate.model.time import now_ms
@@ -55,7 +56,7 @@ async def export(request: Request) -> Response:
     if len(checked.points) == 0 and checked.rejected_count == 0:
         content, kind = response(0, "", protobuf)
         return Response(content, 200, headers, media_type=kind)
-    outcome = await svc.writes.write(tenant, checked, limits)
+    outcome = await svc.writes.write(tenant, checked, limits, request_key(tenant, body))
     message = ""
     if outcome.errors:
         first = outcome.errors[0]

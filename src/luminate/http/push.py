@@ -20,6 +20,7 @@ from luminate.auth.tokens import Scope
 from luminate.http.body import read_body
 from luminate.http.codec.remote_write import PushDecoder, decompress
 from luminate.http.context import authorize, services, tenant_for
+from luminate.ingest.idempotency import request_key
 from luminate.limits.limiter import Limit
 from luminate.model.errors import BadRequest, ErrorCode, UnsupportedMediaType
 from luminate.model.time import now_ms
@@ -62,7 +63,7 @@ async def push(request: Request) -> Response:
     if len(checked.points) == 0 and checked.rejected_count == 0:
         # Nothing to store: an empty request, or only stale markers.
         return Response(status_code=204, headers=headers)
-    outcome = await svc.writes.write(tenant, checked, limits)
+    outcome = await svc.writes.write(tenant, checked, limits, request_key(tenant, raw))
     first = decoded.first_error()
     if first is not None:
         code = (
