@@ -144,9 +144,13 @@ def create_app(
             )
         )
         store = storage if storage is not None else build_storage(settings)
+        copying: asyncio.Task[int] | None = None
         try:
             if store.backend == "embedded":
                 await asyncio.to_thread(store.migrate)
+                if store.migrating:
+                    # Rows of the previous layout move over while the service runs.
+                    copying = asyncio.create_task(asyncio.to_thread(store.copy_previous_layout))
             else:
                 # A server's schema is an explicit step (`luminate migrate`), not a side effect.
                 await asyncio.to_thread(store.verify_schema)
@@ -175,6 +179,10 @@ def create_app(
                         await task
                 await services.writes.batcher.close()
                 await coordination.close()
+                if copying is not None:
+                    store.stop_copying()
+                    with contextlib.suppress(Exception):
+                        await copying
                 log.info("stopped")
         finally:
             if owned:

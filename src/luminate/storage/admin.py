@@ -11,6 +11,7 @@ from luminate.model.time import now_ms
 from luminate.storage.compile import compile_delete_before, compile_retention_policies
 from luminate.storage.engine import Engine
 from luminate.storage.errors import StorageTimeout
+from luminate.storage.legacy import LegacyState
 from luminate.storage.reads import Reads, as_int
 from luminate.storage.schema import Topology
 from luminate.storage.sql import SystemStatement, Table, quote
@@ -19,10 +20,13 @@ MUTATION_TIMEOUT_S = 300.0
 
 
 class Admin:
-    def __init__(self, engine: Engine, reads: Reads, topology: Topology) -> None:
+    def __init__(
+        self, engine: Engine, reads: Reads, topology: Topology, legacy: LegacyState
+    ) -> None:
         self._engine = engine
         self._reads = reads
         self._topology = topology
+        self._legacy = legacy
 
     def delete_before(
         self, tenant: str, metric: str | None, before_ms: int, exclude: Sequence[str] = ()
@@ -30,12 +34,17 @@ class Admin:
         """Delete the tenant's points older than `before_ms` (of one metric, or all but
         `exclude`). Returns once the engine has applied the deletion."""
         topo = self._topology
-        local = topo.storage_table(Table.SAMPLES)
-        stmt = compile_delete_before(
-            tenant, topo.name(local), topo.on_cluster(), metric, before_ms, exclude
-        )
-        self._engine.execute(stmt)
-        self._wait_for_mutations(local)
+        tables = [Table.SAMPLES]
+        if self._legacy.active:
+            # Rows not yet copied from the previous layout are deleted there too.
+            tables.append(Table.LEGACY)
+        for table in tables:
+            local = topo.storage_table(table)
+            stmt = compile_delete_before(
+                tenant, topo.name(local), topo.on_cluster(), metric, before_ms, exclude
+            )
+            self._engine.execute(stmt)
+            self._wait_for_mutations(local)
 
     def _wait_for_mutations(self, table: str, timeout_s: float = MUTATION_TIMEOUT_S) -> None:
         """Mutations are asynchronous on every server version; wait until this host has none

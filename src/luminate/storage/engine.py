@@ -7,10 +7,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from luminate.storage.sql import Statement, SystemStatement, SystemTable, Table
 
-# An insert column, as the drivers take them.
-Column = Sequence[str] | Sequence[int] | Sequence[float] | Sequence[list[str]]
+# An insert column, as the drivers take them (numpy arrays from the columnar write path).
+Column = (
+    Sequence[str]
+    | Sequence[int]
+    | Sequence[float]
+    | Sequence[list[str]]
+    | npt.NDArray[np.object_]
+    | npt.NDArray[np.int64]
+    | npt.NDArray[np.float64]
+)
 
 
 @dataclass(frozen=True)

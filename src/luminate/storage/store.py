@@ -7,7 +7,7 @@ one class per noun: `Migrations` (schema lifecycle), `writes.write` (inserts wit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from luminate.model.catalog import (
     Cardinality,
@@ -22,8 +22,10 @@ from luminate.storage import schema, writes
 from luminate.storage.admin import Admin
 from luminate.storage.compile import Layout
 from luminate.storage.engine import Engine
+from luminate.storage.legacy import LegacyCopy, LegacyReads, LegacyState
 from luminate.storage.membership import Members
 from luminate.storage.migrations import Migrations
+from luminate.storage.promotion import Promotions
 from luminate.storage.reads import Reads
 from luminate.storage.series_state import SeriesStates
 
@@ -37,25 +39,56 @@ class Storage:
         fsync: bool = True,
         topology: schema.Topology | None = None,
     ) -> None:
-        self.engine = engine
-        self.layout = layout
         self.fsync = fsync
         self.topology = topology or schema.Topology()
         self.caps = schema.check_supported(schema.parse_version(engine.version()))
-        self._migrations = Migrations(engine, self.caps, self.topology, layout)
-        self._reads = Reads(engine, layout)
-        self._admin = Admin(engine, self._reads, self.topology)
+        self.promotions = Promotions(engine, self.caps, self.topology)
+        self.legacy = LegacyState()
+        # Reads see the previous layout's rows too while they are being copied.
+        self.engine: Engine = LegacyReads(engine, self.legacy, self._layout)
+        self._migrations = Migrations(
+            engine, self.caps, self.topology, layout.promoted, self.promotions, self.legacy
+        )
+        self._reads = Reads(self.engine, self._layout)
+        self._admin = Admin(self.engine, self._reads, self.topology, self.legacy)
+        self._copy = LegacyCopy(engine, self.topology, self.legacy, self._layout)
         # Coordination between the processes sharing this storage (no tenant points).
         self.members = Members(engine, self.topology)
         self.series_states = SeriesStates(engine, self.topology)
+
+    def _layout(self) -> Layout:
+        return self.promotions.layout
+
+    @property
+    def layout(self) -> Layout:
+        """The current layout: which dimension keys have their own column."""
+        return self.promotions.layout
 
     @property
     def backend(self) -> str:
         return self.engine.name
 
     def migrate(self) -> list[str]:
-        """Apply every idempotent schema step; returns the statements run."""
+        """Apply every idempotent schema step; returns the statements run. Rows of a previous
+        layout are copied afterwards by `copy_previous_layout`."""
         return self._migrations.migrate(fsync=self.fsync)
+
+    @property
+    def migrating(self) -> bool:
+        """Whether rows of the previous layout are still to be copied."""
+        return self.legacy.active
+
+    def copy_previous_layout(self, progress: Callable[[str], None] | None = None) -> int:
+        """Copy the previous layout's rows into the current table, then drop the previous one
+        (online: reads and writes go on meanwhile). Returns the rows copied."""
+        if progress is not None:
+            copy = LegacyCopy(self.engine, self.topology, self.legacy, self._layout, progress)
+            return copy.run()
+        return self._copy.run()
+
+    def stop_copying(self) -> None:
+        """Make a running `copy_previous_layout` return after the day it is copying."""
+        self._copy.stopping.set()
 
     def verify_schema(self) -> None:
         """Raise StorageError naming what is missing unless the tables and the cluster exist."""
@@ -69,7 +102,7 @@ class Storage:
 
     def write(self, batches: Sequence[TenantPoints]) -> int:
         """Store every point of every batch in one insert, or raise. Returns points written."""
-        return writes.write(self.engine, batches)
+        return writes.write(self.engine, self.promotions, batches)
 
     def query(self, tenant: str, q: Query) -> QueryResult:
         return self._reads.query(tenant, q)
