@@ -48,7 +48,7 @@ def test_a_retried_insert_does_not_duplicate_but_a_new_one_stores(
         )
     points = oracle.generate(500, seed=3, start_ms=NOW - 600_000, span_ms=600_000)
     batch = oracle.to_batch(tenant, points)
-    insert = columns.build([batch], [columns.groups(batch, 0)], storage.layout.promoted, {})
+    insert = columns.build([batch], [columns.groups(batch)], storage.layout.promoted, {})
     names, data = insert.names, insert.data
     storage.engine.insert(Table.SAMPLES, names, data, f"{tenant}-1")
     storage.engine.insert(Table.SAMPLES, names, data, f"{tenant}-1")  # a retry of that insert

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import numpy as np
-
 from luminate.model.points import TenantPoints
 from luminate.storage import columns
+from luminate.storage.engine import Runs
 
 
 def _batch(tenant: str, rows: list[tuple[str, dict[str, str]]]) -> TenantPoints:
@@ -18,14 +17,15 @@ def _batch(tenant: str, rows: list[tuple[str, dict[str, str]]]) -> TenantPoints:
 
 
 def _as_rows(insert: columns.InsertColumns) -> list[dict[str, object]]:
-    cols = [c.tolist() if isinstance(c, np.ndarray) else c for c in insert.data]
-    return [dict(zip(insert.names, r, strict=True)) for r in zip(*cols, strict=True)]
+    cols = [c.expand() if isinstance(c, Runs) else c for c in insert.data]
+    rows = [dict(zip(insert.names, r, strict=True)) for r in zip(*cols, strict=True)]
+    return sorted(rows, key=lambda r: (str(r["tenant_id"]), int(str(r["timestamp_ms"]))))
 
 
 def test_promoted_keys_go_to_columns_the_rest_to_arrays_and_the_lead_is_filled() -> None:
     a = _batch("t1", [("m", {"c": "c1", "x": "x1"}), ("m", {"x": "x2", "c": "c2"})])
     b = _batch("t2", [("n", {"c": "c3"})])
-    groups = [columns.groups(a, 0), columns.groups(b, 2)]
+    groups = [columns.groups(a), columns.groups(b)]
     assert len(groups[0]) == 2  # same metric, keys in two orders
     insert = columns.build([a, b], groups, frozenset({"c"}), {"t1\0m": "c", "t2\0n": "x"})
     rows = _as_rows(insert)
@@ -40,6 +40,23 @@ def test_promoted_keys_go_to_columns_the_rest_to_arrays_and_the_lead_is_filled()
 
 def test_without_unpromoted_keys_no_arrays_are_sent() -> None:
     a = _batch("t", [("m", {"c": "1"}), ("m", {"c": "2"})])
-    insert = columns.build([a], [columns.groups(a, 0)], frozenset({"c"}), {})
+    insert = columns.build([a], [columns.groups(a)], frozenset({"c"}), {})
     assert "extra_keys" not in insert.names
     assert insert.rows == 2
+
+
+def test_interleaved_metrics_make_runs_that_repeat_values() -> None:
+    a = _batch("t", [("m", {"c": "1"}), ("n", {"c": "2", "d": "x"}), ("m", {"c": "3"})])
+    b = _batch("t", [("m", {"c": "4"})])
+    insert = columns.build([a, b], [columns.groups(a), columns.groups(b)], frozenset({"c"}), {})
+    metrics = insert.data[1]
+    assert isinstance(metrics, Runs)
+    assert metrics.values == ["m", "n", "m"]  # m comes back after n: a repeated run
+    rows = _as_rows(insert)
+    assert sorted((r["metric_name"], r["dim__c"]) for r in rows) == [
+        ("m", "1"),
+        ("m", "3"),
+        ("m", "4"),
+        ("n", "2"),
+    ]
+    assert [r["extra_keys"] for r in rows if r["metric_name"] == "n"] == [["d"]]

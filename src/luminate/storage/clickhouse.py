@@ -22,10 +22,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import msgspec
-import numpy as np
 from clickhouse_driver import Client, errors
 
-from luminate.storage.engine import Column, SelectResult
+from luminate.storage.engine import Column, Runs, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.schema import parse_version
 from luminate.storage.sql import (
@@ -208,8 +207,7 @@ class ClickHouseEngine:
         data: Sequence[Column],
         dedup_token: str,
     ) -> None:
-        # The driver encodes Python values; numeric numpy columns go over as lists.
-        data = [c.tolist() if isinstance(c, np.ndarray) else c for c in data]
+        data = [c.expand() if isinstance(c, Runs) else c for c in data]
         settings: dict[str, SettingValue] = {}
         if self.supports_dedup_token():
             settings["insert_deduplication_token"] = dedup_token

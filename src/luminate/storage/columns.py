@@ -1,57 +1,49 @@
 """Validated points turned into the columns of one insert: a column per promoted dimension key,
 the other dimensions in `extra_keys`/`extra_values`, and each point's lead value.
 
-Points of one write nearly always share one list of keys (and one metric), so the work is done
-per group of points with the same metric and keys: each key's values come out of a group with
-one transpose, and are placed into the insert's columns with numpy, never point by point."""
+Rows may go in any order, so the insert takes its points group by group, a group being the points
+of one batch with the same metric and the same keys in the same order. Points of one write nearly
+always form one group: then every column of the insert is a concatenation of lists the request
+already holds (each key's values come out of the group with one transpose), with no work per
+point in Python."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-
-import numpy as np
-import numpy.typing as npt
+from dataclasses import dataclass
 
 from luminate.model.points import TenantPoints
 from luminate.storage.compile import promoted_column
-
-Objects = npt.NDArray[np.object_]
+from luminate.storage.engine import Column, Runs
 
 
 @dataclass
 class Group:
-    """Points of one batch with the same metric and the same keys in the same order."""
+    """Points of one batch with the same metric and keys; `positions` in the batch, or None for
+    all of them in order."""
 
     tenant: str
     metric: str
     keys: tuple[str, ...]
-    positions: list[int] = field(default_factory=list)
+    positions: list[int] | None = None
 
 
-def groups(batch: TenantPoints, offset: int) -> list[Group]:
-    """The batch's points by (metric, keys); `positions` count from `offset`."""
+def groups(batch: TenantPoints) -> list[Group]:
     names = batch.names
     keys = batch.keys
-    first_name = names[0] if names else ""
-    first_keys = keys[0] if keys else []
+    if not names:
+        return []
     # The usual case, checked in C: one metric, one list of keys.
-    if names.count(first_name) == len(names) and keys.count(first_keys) == len(keys):
-        return [
-            Group(
-                batch.tenant,
-                first_name,
-                tuple(first_keys),
-                list(range(offset, offset + len(names))),
-            )
-        ]
+    if names.count(names[0]) == len(names) and keys.count(keys[0]) == len(keys):
+        return [Group(batch.tenant, names[0], tuple(keys[0]))]
     found: dict[tuple[str, tuple[str, ...]], Group] = {}
     for i, (name, ks) in enumerate(zip(names, keys, strict=True)):
         gk = (name, tuple(ks))
         g = found.get(gk)
         if g is None:
-            g = found[gk] = Group(batch.tenant, name, gk[1])
-        g.positions.append(offset + i)
+            g = found[gk] = Group(batch.tenant, name, gk[1], [])
+        assert g.positions is not None
+        g.positions.append(i)
     return list(found.values())
 
 
@@ -60,53 +52,54 @@ class InsertColumns:
     """Column names and their values, ready for an engine's insert."""
 
     names: list[str]
-    data: Sequence[Objects | npt.NDArray[np.int64] | npt.NDArray[np.float64] | list[list[str]]]
+    data: list[Column]
     rows: int
 
 
-Data = list[Objects | npt.NDArray[np.int64] | npt.NDArray[np.float64] | list[list[str]]]
-
-
 class _Builder:
-    def __init__(self, n: int, promoted: frozenset[str], leads: Mapping[str, str]) -> None:
-        self.n = n
+    def __init__(self, promoted: frozenset[str], leads: Mapping[str, str]) -> None:
         self.promoted = promoted
         self.leads = leads
-        self.tenants = np.empty(n, dtype=object)
-        self.metrics = np.empty(n, dtype=object)
-        self.lead_keys = np.empty(n, dtype=object)
-        self.lead = np.full(n, "", dtype=object)
-        self.stamps = np.empty(n, dtype=np.int64)
-        self.values = np.empty(n, dtype=np.float64)
-        self.dims: dict[str, Objects] = {}
-        self.extra_keys: list[list[str]] | None = None
+        self.rows = 0
+        self.tenants = Runs([], [])
+        self.metrics = Runs([], [])
+        self.lead_keys = Runs([], [])
+        self.lead: list[str] = []
+        self.stamps: list[int] = []
+        self.values: list[float] = []
+        self.dims: dict[str, list[str]] = {}
+        self.extra_keys: list[list[str]] = []
         self.extra_values: list[list[str]] = []
+        self.has_extras = False
 
-    def add(self, batch: TenantPoints, batch_groups: Sequence[Group], offset: int) -> None:
-        stop = offset + len(batch)
-        self.tenants[offset:stop] = batch.tenant
-        self.stamps[offset:stop] = batch.timestamps
-        self.values[offset:stop] = batch.values
-        vals = batch.dim_values
+    def add(self, batch: TenantPoints, batch_groups: Sequence[Group]) -> None:
         for g in batch_groups:
-            if len(batch_groups) == 1:
-                self._group(g, slice(offset, stop), vals, range(offset, stop))
+            if g.positions is None:
+                stamps, values, rows = batch.timestamps, batch.values, batch.dim_values
             else:
-                rows = [vals[p - offset] for p in g.positions]
-                self._group(g, np.asarray(g.positions, dtype=np.intp), rows, g.positions)
+                stamps = [batch.timestamps[p] for p in g.positions]
+                values = [batch.values[p] for p in g.positions]
+                rows = [batch.dim_values[p] for p in g.positions]
+            self._group(g, stamps, values, rows)
 
     def _group(
         self,
         g: Group,
-        where: slice | npt.NDArray[np.intp],
+        stamps: Sequence[int],
+        values: Sequence[float],
         rows: Sequence[Sequence[str]],
-        positions: Sequence[int],
     ) -> None:
-        self.metrics[where] = g.metric
+        n = len(stamps)
+        before = self.rows
+        self.rows += n
+        _run(self.tenants, g.tenant, n)
+        _run(self.metrics, g.metric, n)
         lk = self.leads.get(f"{g.tenant}\0{g.metric}", "")
         if lk not in g.keys:
             lk = ""
-        self.lead_keys[where] = lk
+        _run(self.lead_keys, lk, n)
+        self.stamps += stamps
+        self.values += values
         columns = list(zip(*rows, strict=True)) if g.keys else []
         extras = []
         for j, k in enumerate(g.keys):
@@ -115,22 +108,27 @@ class _Builder:
                 continue
             col = self.dims.get(k)
             if col is None:
-                col = self.dims[k] = np.full(self.n, "", dtype=object)
-            col[where] = columns[j]
-            if k == lk:
-                self.lead[where] = columns[j]
+                col = self.dims[k] = [""] * before
+            col += columns[j]
+        if lk:
+            self.lead += columns[g.keys.index(lk)]
+        else:
+            self.lead += [""] * n
+        for short in self.dims.values():
+            # Keys this group lacks are empty for its points.
+            short.extend([""] * (self.rows - len(short)))
         if extras:
-            if self.extra_keys is None:
-                self.extra_keys = [[] for _ in range(self.n)]
-                self.extra_values = [[] for _ in range(self.n)]
+            self.has_extras = True
             names = [g.keys[j] for j in extras]
-            for p, row in zip(positions, rows, strict=True):
-                self.extra_keys[p] = names
-                self.extra_values[p] = [row[j] for j in extras]
+            self.extra_keys += [names] * n
+            self.extra_values += [[row[j] for j in extras] for row in rows]
+        else:
+            self.extra_keys += [[]] * n
+            self.extra_values += [[]] * n
 
     def done(self) -> InsertColumns:
         names = ["tenant_id", "metric_name", "lead_key", "lead", "timestamp_ms", "value"]
-        data: Data = [
+        data: list[Column] = [
             self.tenants,
             self.metrics,
             self.lead_keys,
@@ -141,10 +139,22 @@ class _Builder:
         for k in sorted(self.dims):
             names.append(promoted_column(k))
             data.append(self.dims[k])
-        if self.extra_keys is not None:
+        only = self.lead_keys.values
+        if len(only) == 1 and only[0] in self.dims:
+            # Every point's lead is its value of that one key: the same list, sent once.
+            data[3] = self.dims[only[0]]
+        if self.has_extras:
             names += ["extra_keys", "extra_values"]
             data += [self.extra_keys, self.extra_values]
-        return InsertColumns(names, data, self.n)
+        return InsertColumns(names, data, self.rows)
+
+
+def _run(runs: Runs, value: str, n: int) -> None:
+    if runs.values and runs.values[-1] == value:
+        runs.counts[-1] += n
+    else:
+        runs.values.append(value)
+        runs.counts.append(n)
 
 
 def build(
@@ -153,11 +163,9 @@ def build(
     promoted: frozenset[str],
     leads: Mapping[str, str],
 ) -> InsertColumns:
-    """The insert's columns; `all_groups[i]` are `groups(batches[i], offset of batch i)`, and
-    `leads` the lead key per `tenant\\0metric`."""
-    builder = _Builder(sum(len(b) for b in batches), promoted, leads)
-    offset = 0
+    """The insert's columns; `all_groups[i]` are `groups(batches[i])`, and `leads` the lead key
+    per `tenant\\0metric`."""
+    builder = _Builder(promoted, leads)
     for batch, batch_groups in zip(batches, all_groups, strict=True):
-        builder.add(batch, batch_groups, offset)
-        offset += len(batch)
+        builder.add(batch, batch_groups)
     return builder.done()

@@ -20,7 +20,7 @@ from typing import IO, Protocol
 import msgspec
 import numpy as np
 
-from luminate.storage.engine import Column, SelectResult
+from luminate.storage.engine import Column, Runs, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.sql import (
     SettingValue,
@@ -65,18 +65,31 @@ class _Connection(Protocol):
 
 
 def arrow_stream(columns: Sequence[str], data: Sequence[Column]) -> bytes:
-    """The columns as one Arrow IPC stream. Strings go in as dictionaries where they repeat
-    (tenant, metric, most dimensions), so each distinct value is encoded once."""
+    """The columns as one Arrow IPC stream; a column of runs (tenant, metric) as a dictionary,
+    so each of its values is sent once."""
     import pyarrow as pa  # noqa: PLC0415  (comes with chDB; loaded with the engine)
 
-    arrays = []
+    arrays: list[pa.Array] = []
+    seen: dict[int, pa.Array] = {}
     for col in data:
-        if isinstance(col, np.ndarray) and col.dtype != object:
-            arrays.append(pa.array(col))
-        elif isinstance(col, np.ndarray) or (len(col) and isinstance(col[0], str)):
+        if id(col) in seen:
+            arrays.append(seen[id(col)])  # the same column twice (a lead and its dimension)
+            continue
+        if isinstance(col, Runs):
+            # A value may come back in a later run; a dictionary holds it once.
+            unique = {v: i for i, v in enumerate(dict.fromkeys(col.values))}
+            runs = np.array([unique[v] for v in col.values], dtype=np.int32)
+            indices = np.repeat(runs, col.counts)
+            arrays.append(pa.DictionaryArray.from_arrays(indices, pa.array(list(unique))))
+        elif not len(col) or isinstance(col[0], str):
             arrays.append(pa.array(col, type=pa.string()))
-        else:
+        elif isinstance(col[0], list):
             arrays.append(pa.array(col, type=pa.list_(pa.string())))
+        elif isinstance(col[0], float):
+            arrays.append(pa.array(col, type=pa.float64()))
+        else:
+            arrays.append(pa.array(col, type=pa.int64()))
+        seen[id(col)] = arrays[-1]
     batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema) as writer:

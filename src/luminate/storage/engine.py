@@ -7,21 +7,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
 from luminate.storage.sql import Statement, SystemStatement, SystemTable, Table
 
-# An insert column, as the drivers take them (numpy arrays from the columnar write path).
-Column = (
-    Sequence[str]
-    | Sequence[int]
-    | Sequence[float]
-    | Sequence[list[str]]
-    | npt.NDArray[np.object_]
-    | npt.NDArray[np.int64]
-    | npt.NDArray[np.float64]
-)
+
+@dataclass(frozen=True)
+class Runs:
+    """A column of few distinct values in long runs (tenant, metric): `values[i]` repeated
+    `counts[i]` times, so an engine can send each value once."""
+
+    values: list[str]
+    counts: list[int]
+
+    def expand(self) -> list[str]:
+        out: list[str] = []
+        for v, n in zip(self.values, self.counts, strict=True):
+            out += [v] * n
+        return out
+
+
+# An insert column, as the drivers take them.
+Column = Sequence[str] | Sequence[int] | Sequence[float] | Sequence[list[str]] | Runs
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,7 @@ def write(engine: Engine, promotions: Promotions, batches: Sequence[TenantPoints
         raise StorageError("a batch without a tenant is never written")
     if not batches:
         return 0
-    all_groups = []
-    offset = 0
-    for b in batches:
-        all_groups.append(columns.groups(b, offset))
-        offset += len(b)
+    all_groups = [columns.groups(b) for b in batches]
     promoted, leads = promotions.prepare(batches, all_groups)
     insert = columns.build(batches, all_groups, promoted, leads)
     # One token for this batch and all its retries: the engine stores it once, while an
