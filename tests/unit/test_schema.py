@@ -37,7 +37,8 @@ def test_cluster_schema_is_replicated_local_tables_behind_distributed_ones() -> 
 def test_single_server_and_modern_niceties() -> None:
     steps = base_migrations(NEW, Topology(database="luminate"), fsync=False)
     assert "ENGINE = MergeTree " in steps[1]
-    assert "timestamp_ms Int64 CODEC(Delta, ZSTD(1))" in steps[1]
+    assert "timestamp_ms Int64 CODEC(T64, LZ4)" in steps[1]
+    assert "tenant_id LowCardinality(String)" in steps[1]
     assert "ORDER BY (tenant_id, metric_name, lead_key, lead, timestamp_ms)" in steps[1]
     assert "non_replicated_deduplication_window" in steps[1]
     assert steps[-1].endswith("fsync_after_insert = 0, fsync_part_directory = 0")

@@ -119,17 +119,20 @@ def _all_dimensions(keys: list[str]) -> tuple[str, str]:
 
 
 def samples_columns(caps: Capabilities, promoted: Sequence[Promoted] = ()) -> str:
-    # tenant_id and metric_name stay plain strings: they lead the sort key, so their runs
-    # compress to nothing either way, and plain strings cost the insert least.
     keys, values = _all_dimensions([p.key for p in promoted])
     zstd = caps.codec("ZSTD(1)")
+    # Chosen by measurement on the embedded engine (docs/performance.md): dictionary-encoded
+    # tenant and metric (every query filters on them row by row: comparing dictionary indices
+    # halves the cost of a scan), LZ4 for the value and the timestamp, which aggregates read in
+    # full, ZSTD for what is read little or compresses well.
+    lc = caps.string(low_cardinality=True)
     cols = [
-        "tenant_id String",
-        "metric_name String",
-        "lead_key String",
+        f"tenant_id {lc}",
+        f"metric_name {lc}",
+        f"lead_key {lc}",
         f"lead String{zstd}",
-        f"timestamp_ms Int64{caps.codec('Delta, ZSTD(1)')}",
-        f"value Float64{zstd}",
+        f"timestamp_ms Int64{caps.codec('T64, LZ4')}",
+        f"value Float64{caps.codec('LZ4')}",
         *(f"{ident(p.column)} {p.type(caps)}" for p in promoted),
         f"extra_keys Array(String){zstd}",
         f"extra_values Array(String){zstd}",
