@@ -80,4 +80,6 @@ def render(doc: dict[str, Any]) -> str:
             f"during ingest, {r['loadavg_end']} at end; query runs "
             + "/".join(str(v["runs"]) for v in r["queries"].values())
         )
+    for f in doc.get("failures", []):
+        lines.append(f"  {f['scenario']}/{NAMES[f['system']]}: FAILED: {f['error'][:300]}")
     return "\n".join(lines)

@@ -255,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "loadavg_start": _load(),
         "results": [],
+        "failures": [],
     }
     base = Path(tempfile.mkdtemp(prefix="luminate-peers-"))
     try:
@@ -265,7 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             oracle = Oracle.of(data)
             for name in systems:
-                doc["results"].append(measure(name, scenario, data, oracle, args, base))
+                try:
+                    doc["results"].append(measure(name, scenario, data, oracle, args, base))
+                except Exception as exc:  # one system failing must not lose the others' figures
+                    _progress(f"{scenario.name}/{name}: FAILED: {exc}")
+                    doc["failures"].append(
+                        {"system": name, "scenario": scenario.name, "error": str(exc)[:2000]}
+                    )
     finally:
         if not args.keep_data:
             shutil.rmtree(base, ignore_errors=True)

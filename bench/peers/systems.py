@@ -306,7 +306,11 @@ class Prometheus(System):
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1h\n")
+        # Four clients send concurrently, so a series' samples may arrive out of order.
+        config.write_text(
+            "global:\n  scrape_interval: 1h\n"
+            "storage:\n  tsdb:\n    out_of_order_time_window: 2h\n"
+        )
         self.process = ManagedProcess(
             "prometheus",
             [
@@ -448,9 +452,11 @@ class RawClickHouse(System):
 
     def pid(self) -> int | None:
         """The server's PID, from the pid file the cluster harness records."""
-        for pid_file in (self.workdir / "cluster").rglob("clickhouse-0.pid"):
+        pid_file = self.workdir / "cluster" / "pids" / "clickhouse-0.pid"
+        try:
             return int(pid_file.read_text().split()[0])
-        return None
+        except (OSError, ValueError):
+            return None
 
     def stop(self) -> None:
         if self.cluster is not None:

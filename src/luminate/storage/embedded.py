@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import queue
@@ -15,7 +16,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import msgspec
 import numpy as np
@@ -64,13 +65,21 @@ class _Connection(Protocol):
     def close(self) -> None: ...
 
 
+@functools.cache
+def _pyarrow() -> Any:
+    """pyarrow, imported on first use (it comes with chDB); cached, because an import statement
+    in a function goes through the import machinery on every call."""
+    import pyarrow  # noqa: PLC0415
+
+    return pyarrow
+
+
 def arrow_stream(columns: Sequence[str], data: Sequence[Column]) -> bytes:
     """The columns as one Arrow IPC stream; a column of runs (tenant, metric) as a dictionary,
     so each of its values is sent once."""
-    import pyarrow as pa  # noqa: PLC0415  (comes with chDB; loaded with the engine)
-
-    arrays: list[pa.Array] = []
-    seen: dict[int, pa.Array] = {}
+    pa = _pyarrow()
+    arrays: list[Any] = []
+    seen: dict[int, Any] = {}
     for col in data:
         if id(col) in seen:
             arrays.append(seen[id(col)])  # the same column twice (a lead and its dimension)
