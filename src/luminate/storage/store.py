@@ -25,7 +25,7 @@ from luminate.storage.engine import Engine
 from luminate.storage.legacy import LegacyCopy, LegacyReads, LegacyState
 from luminate.storage.membership import Members
 from luminate.storage.migrations import Migrations
-from luminate.storage.promotion import Promotions
+from luminate.storage.promotion import MAX_PROMOTED, Promotions
 from luminate.storage.reads import Reads
 from luminate.storage.series_state import SeriesStates
 
@@ -38,11 +38,12 @@ class Storage:
         *,
         fsync: bool = True,
         topology: schema.Topology | None = None,
+        max_promoted: int = MAX_PROMOTED,
     ) -> None:
         self.fsync = fsync
         self.topology = topology or schema.Topology()
         self.caps = schema.check_supported(schema.parse_version(engine.version()))
-        self.promotions = Promotions(engine, self.caps, self.topology)
+        self.promotions = Promotions(engine, self.caps, self.topology, max_promoted=max_promoted)
         self.legacy = LegacyState()
         # Reads see the previous layout's rows too while they are being copied.
         self.engine: Engine = LegacyReads(engine, self.legacy, self._layout)
