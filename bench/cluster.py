@@ -37,7 +37,11 @@ from tests.clickhouse.harness import Cluster
 
 DATABASE = "bench"
 TENANT = "raw-driver"  # apart from the tenant Luminate writes as
-COLUMNS = "tenant_id, metric_name, timestamp_ms, value, dim_keys, dim_values"
+# The columns Luminate's own insert fills: one per dimension, the customer as the lead.
+COLUMNS = (
+    "tenant_id, metric_name, lead_key, lead, timestamp_ms, value, "
+    "dim__customer_id, dim__endpoint, dim__region, dim__user_id"
+)
 KEYS = ["customer_id", "endpoint", "region", "user_id"]
 
 
@@ -57,7 +61,8 @@ class Target:
             "LUMINATE_CLICKHOUSE_INSERT_QUORUM": self.insert_quorum,
             "LUMINATE_CLICKHOUSE_USERNAME": self.cluster.user,
             "LUMINATE_CLICKHOUSE_PASSWORD": self.cluster.password,
-            "LUMINATE_STORAGE_PROMOTED_DIMENSIONS": "customer_id,endpoint,region",
+            # Every key has its column before the raw insert, which names them.
+            "LUMINATE_STORAGE_PROMOTED_DIMENSIONS": ",".join(KEYS),
         }
         if self.clustered:
             env["LUMINATE_CLICKHOUSE_CLUSTER"] = self.cluster.cluster_name
@@ -83,23 +88,18 @@ def _rows(data: DataSet, start: int, stop: int) -> list[list[Any]]:
     cols = columns(data, start, stop)
     customers, endpoints, regions, users = _names()
     n = len(cols)
-    values = [
-        list(t)
-        for t in zip(
-            customers[cols.customers].tolist(),
-            endpoints[cols.endpoints].tolist(),
-            regions[cols.regions].tolist(),
-            users[cols.users].tolist(),
-            strict=True,
-        )
-    ]
+    customer = customers[cols.customers].tolist()
     return [
         [TENANT] * n,
         ["api_latency"] * n,
+        ["customer_id"] * n,
+        customer,
         cols.timestamps.tolist(),
         cols.values.tolist(),
-        [KEYS] * n,
-        values,
+        customer,
+        endpoints[cols.endpoints].tolist(),
+        regions[cols.regions].tolist(),
+        users[cols.users].tolist(),
     ]
 
 

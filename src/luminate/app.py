@@ -155,6 +155,19 @@ def build_verifier(settings: Settings) -> TokenVerifier:
         raise ConfigError(str(exc)) from None
 
 
+async def _prepare_embedded(store: Storage) -> asyncio.Task[int] | None:
+    """An embedded store's schema, the removal of inserts a crash cut short, and the online copy
+    of a previous layout's rows (returned as a task while it runs)."""
+    await asyncio.to_thread(store.migrate)
+    rolled_back = await asyncio.to_thread(store.recover)
+    if rolled_back:
+        log.warning("removed inserts cut short by a crash", extra={"inserts": rolled_back})
+    if not store.migrating:
+        return None
+    # Rows of the previous layout move over while the service runs.
+    return asyncio.create_task(asyncio.to_thread(store.copy_previous_layout))
+
+
 def create_app(
     settings: Settings, *, storage: Storage | None = None, own_storage: bool = False
 ) -> Starlette:
@@ -176,14 +189,10 @@ def create_app(
             )
         )
         store = storage if storage is not None else build_storage(settings)
+        copying: asyncio.Task[int] | None = None
         try:
             if store.backend == "embedded":
-                await asyncio.to_thread(store.migrate)
-                rolled_back = await asyncio.to_thread(store.recover)
-                if rolled_back:
-                    log.warning(
-                        "removed inserts cut short by a crash", extra={"inserts": rolled_back}
-                    )
+                copying = await _prepare_embedded(store)
             else:
                 # A server's schema is an explicit step (`luminate migrate`), not a side effect.
                 await asyncio.to_thread(store.verify_schema)
@@ -217,6 +226,10 @@ def create_app(
                         await task
                 await services.writes.batcher.close()
                 await coordination.close()
+                if copying is not None:
+                    store.stop_copying()
+                    with contextlib.suppress(Exception):
+                        await copying
                 log.info("stopped")
         finally:
             if owned:
@@ -297,5 +310,5 @@ def _services(
         queries=QueryService(store, calls, limits),
         admin=AdminService(store, calls),
         health=Health(store, metrics, settings.readiness_timeout_ms / 1000, batcher),
-        promql=PromQLService(SeriesReads(store.engine, store.layout), calls),
+        promql=PromQLService(SeriesReads(store.engine, lambda: store.layout), calls),
     )

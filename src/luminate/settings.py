@@ -55,8 +55,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     storage_promoted_dimensions: Annotated[
         list[str],
         _doc(
-            "Dimension keys stored additionally as their own columns (comma list), so filters "
-            "and groupBy on them read one narrow column instead of every point's dimensions."
+            "Dimension keys given their own column at `luminate migrate` (comma list). Not "
+            "needed: every key gets its own column when a point first carries it (up to 100 "
+            "keys per table); this only creates the columns ahead of time."
         ),
     ] = msgspec.field(default_factory=list)
     storage_fsync: Annotated[

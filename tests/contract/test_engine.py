@@ -9,11 +9,10 @@ import pytest
 
 from luminate.model.query import Aggregation, Query, QueryType, TimeRange
 from luminate.model.time import now_ms
-from luminate.storage.engine import Column
+from luminate.storage import columns
 from luminate.storage.errors import StorageError, StorageTimeout
 from luminate.storage.sql import Statement, SystemStatement, Table
 from luminate.storage.store import Storage
-from luminate.storage.writes import SAMPLE_COLUMNS
 from tests.contract import oracle
 
 NOW = now_ms()
@@ -49,24 +48,16 @@ def test_a_retried_insert_does_not_duplicate_but_a_new_one_stores(
         )
     points = oracle.generate(500, seed=3, start_ms=NOW - 600_000, span_ms=600_000)
     batch = oracle.to_batch(tenant, points)
-    data: list[Column] = [
-        [tenant] * len(batch),
-        batch.names,
-        batch.timestamps,
-        batch.values,
-        batch.keys,
-        batch.dim_values,
-    ]
-    storage.engine.insert(Table.SAMPLES, SAMPLE_COLUMNS, data, f"{tenant}-1")
-    storage.engine.insert(
-        Table.SAMPLES, SAMPLE_COLUMNS, data, f"{tenant}-1"
-    )  # a retry of that insert
+    insert = columns.build([batch], [columns.groups(batch)], storage.layout.promoted, {})
+    names, data = insert.names, insert.data
+    storage.engine.insert(Table.SAMPLES, names, data, f"{tenant}-1")
+    storage.engine.insert(Table.SAMPLES, names, data, f"{tenant}-1")  # a retry of that insert
     q = Query(QueryType.AGGREGATE, "api_latency", WINDOW, aggregation=Aggregation.COUNT)
     assert storage.query(tenant, q).rows[0].value == 500  # type: ignore[union-attr]
     # The same points written again as new inserts are stored again, except where the engine
     # deduplicates by content (replicated tables on servers without tokens; documented).
-    storage.engine.insert(Table.SAMPLES, SAMPLE_COLUMNS, data, f"{tenant}-2")
-    storage.engine.insert(Table.SAMPLES, SAMPLE_COLUMNS, data, f"{tenant}-3")
+    storage.engine.insert(Table.SAMPLES, names, data, f"{tenant}-2")
+    storage.engine.insert(Table.SAMPLES, names, data, f"{tenant}-3")
     expected = 500 if storage.engine.content_dedup else 1500
     assert storage.query(tenant, q).rows[0].value == expected  # type: ignore[union-attr]
 

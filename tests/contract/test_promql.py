@@ -103,7 +103,7 @@ def _same(a: Value, b: Value) -> None:
 def test_promql_answers_as_over_the_points_in_python(
     storage: Storage, tenant: str, loaded: list[oracle.Point], expr: str
 ) -> None:
-    reads = SeriesReads(storage.engine, storage.layout)
+    reads = SeriesReads(storage.engine, lambda: storage.layout)
 
     def from_storage(s: Selector, start: int, end: int) -> list[SeriesSamples]:
         series, _ = reads.samples(tenant, s.matchers, start, end, max_series=10_000, timeout_s=30)
@@ -118,7 +118,7 @@ def test_promql_answers_as_over_the_points_in_python(
 def test_discovery_reads_the_stored_labels(
     storage: Storage, tenant: str, loaded: list[oracle.Point]
 ) -> None:
-    reads = SeriesReads(storage.engine, storage.layout)
+    reads = SeriesReads(storage.engine, lambda: storage.layout)
     everything = SeriesMatch((), START, END, 1000)
     assert reads.label_names(tenant, everything) == ["customer_id", "endpoint", "region"]
     assert reads.label_values(tenant, NAME_LABEL, everything) == ["api_latency", "requests"]

@@ -18,12 +18,13 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def tight(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
-    """Two write requests per second, a burst of two: the third request in a row gets 429."""
+    """A burst of two write requests, then one every two seconds: the third request in a row gets
+    429 unless the first two took two seconds (slow enough that a loaded machine stays below)."""
     base: Path = tmp_path_factory.mktemp("client")
     proc = LuminateProcess(
         base / "data",
         base / "luminate.log",
-        env_extra={"LUMINATE_RATELIMIT_WRITE_RPS": "2", "LUMINATE_RATELIMIT_BURST_SECONDS": "1"},
+        env_extra={"LUMINATE_RATELIMIT_WRITE_RPS": "0.5", "LUMINATE_RATELIMIT_BURST_SECONDS": "4"},
     ).start()
     yield proc
     proc.kill()

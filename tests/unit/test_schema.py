@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from luminate.storage.clickhouse import parse_hosts
-from luminate.storage.compile import Layout
 from luminate.storage.errors import StorageError
 from luminate.storage.schema import (
     Capabilities,
+    Promoted,
     Topology,
     add_promoted,
     base_migrations,
@@ -37,24 +37,31 @@ def test_cluster_schema_is_replicated_local_tables_behind_distributed_ones() -> 
 def test_single_server_and_modern_niceties() -> None:
     steps = base_migrations(NEW, Topology(database="luminate"), fsync=False)
     assert "ENGINE = MergeTree " in steps[1]
-    assert "CODEC(Delta, LZ4)" in steps[1]
+    assert "timestamp_ms Int64 CODEC(T64, LZ4)" in steps[1]
+    assert "tenant_id LowCardinality(String)" in steps[1]
+    assert "ORDER BY (tenant_id, metric_name, lead_key, lead, timestamp_ms)" in steps[1]
     assert "non_replicated_deduplication_window" in steps[1]
     assert steps[-1].endswith("fsync_after_insert = 0, fsync_part_directory = 0")
     assert not any("ON CLUSTER" in s for s in steps)
 
 
-def test_promoted_columns_are_added_once_to_every_table() -> None:
+def test_promoted_columns_are_added_to_every_table_and_to_the_dimension_arrays() -> None:
     topo = Topology(database="luminate", cluster="c")
-    layout = Layout(frozenset({"customer_id", "region"}))
-    both = {"dim__region", "dim__customer_id"}
-    steps = add_promoted(NEW, topo, layout, {"dim__region"}, {"dim__region"})
-    assert "`luminate`.samples_local ON CLUSTER `c` ADD COLUMN `dim__customer_id`" in steps[0]
-    assert "LowCardinality(String)" in steps[0]
+    adding = [Promoted("customer_id"), Promoted("user_id", distinct=True)]
+    steps = add_promoted(NEW, topo, adding, ["customer_id", "region", "user_id"])
+    alter = steps[0]
+    assert alter.startswith("ALTER TABLE `luminate`.samples_local ON CLUSTER `c` ADD COLUMN")
+    assert "`dim__customer_id` LowCardinality(String) CODEC(ZSTD(1))" in alter
+    assert "`dim__user_id` String CODEC(ZSTD(1))" in alter
+    # dim_keys / dim_values keep meaning every dimension of a point, promoted or not.
+    assert "['customer_id', 'region', 'user_id']" in alter
+    assert "MODIFY COLUMN dim_values Array(String) ALIAS" in alter
     # The Distributed table is recreated from the local one, which now has the column.
     assert steps[1] == "DROP TABLE IF EXISTS `luminate`.samples ON CLUSTER `c`"
     assert steps[2].startswith("CREATE TABLE IF NOT EXISTS `luminate`.samples ON CLUSTER `c` AS")
     assert len(steps) == 3
-    assert add_promoted(NEW, topo, layout, both, both) == []
+    assert add_promoted(NEW, topo, [], ["region"]) == []
+    assert "CODEC" not in add_promoted(OLD, topo, adding, ["customer_id"])[0]
 
 
 def test_mutations_on_local_tables_are_tenant_checked() -> None:

@@ -144,13 +144,15 @@ def test_system_statements_never_read_or_change_tenant_rows(sql: str) -> None:
 def test_system_statements_allow_schema_catalog_and_tenant_ids() -> None:
     caps = [schema.Capabilities((18, 16, 1)), schema.Capabilities((26, 9))]
     topologies = [schema.Topology(), schema.Topology("luminate", "luminate_cluster")]
-    layout = Layout(frozenset({"customer_id"}))
     for c in caps:
         for topo in topologies:
             ddl = schema.base_migrations(c, topo, fsync=True)
-            ddl += schema.add_promoted(c, topo, layout, set(), set())
+            ddl += schema.add_promoted(
+                c, topo, [schema.Promoted("customer_id")], ["customer_id", "region"]
+            )
+            ddl += schema.retire_previous_layout(topo) + schema.drop_previous_layout(topo)
             ddl.append(schema.existing_columns(topo))
-            assert len(ddl) >= 4
+            assert len(ddl) >= 6
             for sql in ddl:
                 SystemStatement(sql)
     SystemStatement("SELECT version()")

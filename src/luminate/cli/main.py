@@ -91,9 +91,14 @@ def _migrate(args: argparse.Namespace) -> int:
     try:
         steps = storage.migrate()
         storage.recover()
+        # Rows of a previous layout are copied now (the service may run meanwhile).
+        copied = storage.copy_previous_layout(
+            progress=lambda message: print(message, file=sys.stderr, flush=True)
+        )
     finally:
         storage.close()
-    print(msgspec.json.encode({"backend": storage.backend, "statements": len(steps)}).decode())
+    summary = {"backend": storage.backend, "statements": len(steps), "rows_copied": copied}
+    print(msgspec.json.encode(summary).decode())
     return 0
 
 

@@ -61,13 +61,15 @@ class Bloom:
     def add(self, hashes: U64) -> None:
         if not hashes.size:
             return
-        pos = np.sort(self._positions(hashes).ravel())
+        pos = self._positions(hashes).ravel()
         byte = (pos >> np.uint64(3)).astype(np.intp)
         bit = np.uint8(1) << (pos & np.uint64(7)).astype(np.uint8)
-        # Several bits may fall in one byte: OR them per byte first (sorted, so runs are
-        # contiguous), then apply each byte once.
-        starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
-        self._bytes[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
+        # A buffered `|=` keeps one of several bits aimed at the same byte; those few are
+        # found by reading back and set again, far cheaper than sorting every position.
+        while byte.size:
+            self._bytes[byte] |= bit
+            lost = (self._bytes[byte] & bit) == 0
+            byte, bit = byte[lost], bit[lost]
 
     def folded(self, bits: int) -> npt.NDArray[np.uint8]:
         """This filter's bytes folded onto a smaller power of two of `bits`."""

@@ -54,21 +54,28 @@ def series_hashes(
     sorted keys are hashed once per (name, key order) into a seed, and each point hashes only its
     values in sorted-key order. msgpack frames every string with its length, so no choice of
     values makes two different series encode alike."""
-    seeds: dict[tuple[str, tuple[str, ...]], tuple[int, Picker]] = {}
     digest = xxhash.xxh3_64_intdigest
+    if names and names.count(names[0]) == len(names) and list(keys).count(keys[0]) == len(keys):
+        # The usual write: one metric, one list of keys; one seed, one tight loop.
+        seed, pick = _seed(names[0], tuple(keys[0]))
+        return [digest(_pack(pick(v)), seed) >> 1 for v in values]
+    seeds: dict[tuple[str, tuple[str, ...]], tuple[int, Picker]] = {}
     out = []
     for n, k, v in zip(names, keys, values, strict=True):
         key = (n, tuple(k))
-        seed = seeds.get(key)
-        if seed is None:
-            order = sorted(range(len(key[1])), key=key[1].__getitem__)
-            seed = seeds[key] = (
-                digest(_pack((n, [key[1][i] for i in order]))),
-                _picker(order),
-            )
+        found = seeds.get(key)
+        if found is None:
+            found = seeds[key] = _seed(*key)
         # 63 bits: the sketches take signed 64-bit integers.
-        out.append(digest(_pack(seed[1](v)), seed[0]) >> 1)
+        out.append(digest(_pack(found[1](v)), found[0]) >> 1)
     return out
+
+
+def _seed(name: str, keys: tuple[str, ...]) -> tuple[int, Picker]:
+    """The hash of a metric and its sorted keys, and how to pick a point's values in that
+    order."""
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return xxhash.xxh3_64_intdigest(_pack((name, [keys[i] for i in order]))), _picker(order)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from luminate.model.catalog import RetentionPolicy
 from luminate.model.time import now_ms
 from luminate.storage.compile import compile_delete_before, compile_retention_policies
 from luminate.storage.engine import Engine
+from luminate.storage.legacy import LegacyState
 from luminate.storage.mutations import wait_for_mutations
 from luminate.storage.reads import Reads, as_int
 from luminate.storage.schema import Topology
@@ -16,10 +17,13 @@ from luminate.storage.sql import SystemStatement, Table
 
 
 class Admin:
-    def __init__(self, engine: Engine, reads: Reads, topology: Topology) -> None:
+    def __init__(
+        self, engine: Engine, reads: Reads, topology: Topology, legacy: LegacyState
+    ) -> None:
         self._engine = engine
         self._reads = reads
         self._topology = topology
+        self._legacy = legacy
 
     def delete_before(
         self, tenant: str, metric: str | None, before_ms: int, exclude: Sequence[str] = ()
@@ -27,12 +31,17 @@ class Admin:
         """Delete the tenant's points older than `before_ms` (of one metric, or all but
         `exclude`). Returns once the engine has applied the deletion."""
         topo = self._topology
-        local = topo.storage_table(Table.SAMPLES)
-        stmt = compile_delete_before(
-            tenant, topo.name(local), topo.on_cluster(), metric, before_ms, exclude
-        )
-        self._engine.execute(stmt)
-        wait_for_mutations(self._engine, self._topology.database, local, self._topology.cluster)
+        tables = [Table.SAMPLES]
+        if self._legacy.active:
+            # Rows not yet copied from the previous layout are deleted there too.
+            tables.append(Table.LEGACY)
+        for table in tables:
+            local = topo.storage_table(table)
+            stmt = compile_delete_before(
+                tenant, topo.name(local), topo.on_cluster(), metric, before_ms, exclude
+            )
+            self._engine.execute(stmt)
+            wait_for_mutations(self._engine, topo.database, local, topo.cluster)
 
     def set_retention(self, tenant: str, metric: str | None, days: int) -> None:
         self._engine.insert(

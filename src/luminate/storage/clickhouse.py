@@ -25,7 +25,7 @@ import msgspec
 from clickhouse_driver import Client, errors
 
 from luminate.storage import quorum
-from luminate.storage.engine import Column, SelectResult
+from luminate.storage.engine import Column, Runs, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.quorum import InsertRefused
 from luminate.storage.schema import parse_version
@@ -251,6 +251,7 @@ class ClickHouseEngine:
         data: Sequence[Column],
         dedup_token: str,
     ) -> None:
+        data = [c.expand() if isinstance(c, Runs) else c for c in data]
         settings = dict(self._insert_settings)
         if self.supports_dedup_token():
             settings["insert_deduplication_token"] = dedup_token

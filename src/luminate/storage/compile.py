@@ -2,8 +2,12 @@
 
 One dialect for every engine: the statements below run unchanged on ClickHouse 18.16, on the
 embedded engine and on current servers (no Map, no window functions, no DateTime64, no
-toStartOfInterval). What may differ between deployments is the `Layout` (which dimensions are
-promoted to columns), never the engine version.
+toStartOfInterval). What may differ between deployments is the `Layout` (which dimensions have
+their own column), never the engine version.
+
+Every table exposes `dim_keys` / `dim_values` (all of a point's dimensions) and `series_id`, so a
+statement that reads a dimension from the arrays is correct whatever the layout; a promoted
+dimension is only faster to read from its own column.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ def promoted_column(key: str) -> str:
 
 @dataclass(frozen=True)
 class Layout:
-    """Physical layout choices that shape SQL: the same for every engine of one deployment."""
+    """Physical layout choices that shape SQL: which dimension keys have their own column. Any
+    `Layout` gives correct SQL (an older one, missing keys promoted since, reads those keys from
+    the arrays); the current one gives the fastest."""
 
     promoted: frozenset[str] = frozenset()
 
@@ -54,6 +60,13 @@ class Layout:
             return f"{ident(promoted_column(key))} != ''"
         return f"has(dim_keys, {quote(key)})"
 
+    def equals(self, key: str, value: str) -> str:
+        """`dimension(key) = value`, plus what lets the primary key skip to the rows: every
+        row is sorted by the value of its metric's lead dimension (`lead_key`, `lead`), so where
+        `key` is the lead, only rows with `lead = value` can match."""
+        v = quote(value)
+        return f"{self.dimension(key)} = {v} AND (lead_key != {quote(key)} OR lead = {v})"
+
 
 def _window(time_range: TimeRange | None) -> list[str]:
     if time_range is None:
@@ -63,7 +76,7 @@ def _window(time_range: TimeRange | None) -> list[str]:
 
 def _conditions(q: Query, layout: Layout) -> list[str]:
     conds = [f"metric_name = {quote(q.metric)}", *_window(q.time_range)]
-    conds += [f"{layout.dimension(k)} = {quote(v)}" for k, v in q.filters]
+    conds += [layout.equals(k, v) for k, v in q.filters]
     return conds
 
 

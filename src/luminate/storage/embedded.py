@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import queue
@@ -15,11 +16,12 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 import msgspec
+import numpy as np
 
-from luminate.storage.engine import Column, SelectResult
+from luminate.storage.engine import Column, Runs, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.sql import (
     AnyStatement,
@@ -61,6 +63,47 @@ class _Connection(Protocol):
     def query(self, sql: str, fmt: str) -> _Result: ...
     def send_insert(self, sql: str, fmt: str) -> _Inserter: ...
     def close(self) -> None: ...
+
+
+@functools.cache
+def _pyarrow() -> Any:
+    """pyarrow, imported on first use (it comes with chDB); cached, because an import statement
+    in a function goes through the import machinery on every call."""
+    import pyarrow  # noqa: PLC0415
+
+    return pyarrow
+
+
+def arrow_stream(columns: Sequence[str], data: Sequence[Column]) -> bytes:
+    """The columns as one Arrow IPC stream; a column of runs (tenant, metric) as a dictionary,
+    so each of its values is sent once."""
+    pa = _pyarrow()
+    arrays: list[Any] = []
+    seen: dict[int, Any] = {}
+    for col in data:
+        if id(col) in seen:
+            arrays.append(seen[id(col)])  # the same column twice (a lead and its dimension)
+            continue
+        if isinstance(col, Runs):
+            # A value may come back in a later run; a dictionary holds it once.
+            unique = {v: i for i, v in enumerate(dict.fromkeys(col.values))}
+            runs = np.array([unique[v] for v in col.values], dtype=np.int32)
+            indices = np.repeat(runs, col.counts)
+            arrays.append(pa.DictionaryArray.from_arrays(indices, pa.array(list(unique))))
+        elif not len(col) or isinstance(col[0], str):
+            arrays.append(pa.array(col, type=pa.string()))
+        elif isinstance(col[0], list):
+            arrays.append(pa.array(col, type=pa.list_(pa.string())))
+        elif isinstance(col[0], float):
+            arrays.append(pa.array(col, type=pa.float64()))
+        else:
+            arrays.append(pa.array(col, type=pa.int64()))
+        seen[id(col)] = arrays[-1]
+    batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    return bytes(sink.getvalue())
 
 
 def _connect(path: str) -> _Connection:
@@ -194,10 +237,15 @@ class EmbeddedEngine:
             f"INSERT INTO {table.value} ({', '.join(columns)}) "
             f"SETTINGS insert_deduplication_token = {quote(dedup_token)}"
         )
-        body = _encoder.encode(data)
+        # Points go in as Arrow (column buffers the engine takes without parsing text); the
+        # small coordination rows as JSON.
+        if table is Table.SAMPLES:
+            body, fmt = arrow_stream(columns, data), "ArrowStream"
+        else:
+            body, fmt = _encoder.encode(data), "JSONCompactColumns"
         with self._conn(self._writers) as conn:
             try:
-                inserter = conn.send_insert(statement, "JSONCompactColumns")
+                inserter = conn.send_insert(statement, fmt)
                 inserter.append(body)
                 inserter.finish()
             except Exception as exc:

@@ -9,8 +9,24 @@ from typing import Protocol
 
 from luminate.storage.sql import AnyStatement, SystemStatement, SystemTable, Table
 
+
+@dataclass(frozen=True)
+class Runs:
+    """A column of few distinct values in long runs (tenant, metric): `values[i]` repeated
+    `counts[i]` times, so an engine can send each value once."""
+
+    values: list[str]
+    counts: list[int]
+
+    def expand(self) -> list[str]:
+        out: list[str] = []
+        for v, n in zip(self.values, self.counts, strict=True):
+            out += [v] * n
+        return out
+
+
 # An insert column, as the drivers take them.
-Column = Sequence[str] | Sequence[int] | Sequence[float] | Sequence[list[str]]
+Column = Sequence[str] | Sequence[int] | Sequence[float] | Sequence[list[str]] | Runs
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ current engines."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -118,9 +118,14 @@ def labels_of(metric: str, keys: Sequence[str], values: Sequence[str]) -> Labels
 class SeriesReads:
     """Series and their samples, for PromQL and the Prometheus API's discovery."""
 
-    def __init__(self, engine: Engine, layout: Layout) -> None:
+    def __init__(self, engine: Engine, layout: Callable[[], Layout]) -> None:
         self._engine = engine
-        self.layout = layout
+        self._current = layout
+
+    @property
+    def layout(self) -> Layout:
+        """The current layout: keys get their own columns while the service runs."""
+        return self._current()
 
     def samples(
         self,

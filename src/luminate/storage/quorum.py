@@ -97,6 +97,10 @@ def insert_settings(quorum: int, timeout_s: float, *, parallel: bool) -> dict[st
 MUTATES_LAST_QUORUM_PART = (20, 3)
 
 
+# The columns a seal's marker row sets.
+SEAL_COLUMNS = ("tenant_id", "metric_name", "timestamp_ms", "value")
+
+
 def last_quorum_partitions(last_part: str) -> list[str]:
     """The partitions named in a table's `quorum/last_part` ZooKeeper node ("version: 2",
     "parts count: N", then one `<partition id>\\t<part name>` line per partition)."""
@@ -104,9 +108,10 @@ def last_quorum_partitions(last_part: str) -> list[str]:
 
 
 def seal_rows(partitions: Sequence[str], nonce: float) -> list[Column]:
-    """Columns (those of `writes.SAMPLE_COLUMNS`) of one marker row in each day partition
-    (`YYYYMMDD`): written with the quorum after a deletion on an old server, it becomes its
-    partition's last quorum part, so the deletion can proceed on the part it was waiting for.
+    """Columns (those of `SEAL_COLUMNS`; the others take their defaults) of one marker row in
+    each day partition (`YYYYMMDD`): written with the quorum after a deletion on an old server,
+    it becomes its partition's last quorum part, so the deletion can proceed on the part it was
+    waiting for.
     Its tenant is empty, which no request can name, so no query ever reads it. Its value is
     `nonce`, different for every seal: an identical block would be dropped as a duplicate."""
     stamps = []
@@ -115,5 +120,4 @@ def seal_rows(partitions: Sequence[str], nonce: float) -> list[Column]:
             day = datetime.strptime(partition, "%Y%m%d").replace(tzinfo=UTC)
             stamps.append(int(day.timestamp() * 1000))
     n = len(stamps)
-    empty: list[list[str]] = [[] for _ in range(n)]
-    return [[""] * n, [""] * n, stamps, [nonce] * n, empty, empty]
+    return [[""] * n, [""] * n, stamps, [nonce] * n]

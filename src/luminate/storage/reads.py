@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import msgspec
 
@@ -65,9 +66,13 @@ def as_float(value: object) -> float:
 
 
 class Reads:
-    def __init__(self, engine: Engine, layout: Layout) -> None:
+    def __init__(self, engine: Engine, layout: Callable[[], Layout]) -> None:
         self._engine = engine
-        self._layout = layout
+        self._current = layout
+
+    @property
+    def _layout(self) -> Layout:
+        return self._current()
 
     def select(self, stmt: Statement) -> SelectResult:
         try:

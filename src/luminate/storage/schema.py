@@ -6,9 +6,10 @@ the query SQL in `compile.py` is the same everywhere."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from luminate.storage.compile import Layout, promoted_column
+from luminate.storage.compile import promoted_column
 from luminate.storage.errors import StorageError
 from luminate.storage.sql import Table, ident, quote
 
@@ -74,27 +75,75 @@ class Topology:
         return f"{table.value}_local" if self.cluster else table.value
 
 
+# Rows sort by the value of their metric's lead dimension before time (see `Layout.equals`), so a
+# query for one customer, host or pod reads that value's rows and skips the rest.
 _SAMPLES_ORDER = (
     "PARTITION BY toYYYYMMDD(toDateTime(intDiv(timestamp_ms, 1000), 'UTC')) "
-    "ORDER BY (tenant_id, metric_name, timestamp_ms)"
+    "ORDER BY (tenant_id, metric_name, lead_key, lead, timestamp_ms)"
 )
-# The dimensions sorted by key, so equal sets hash equally whatever order a client sent them in.
-_SERIES = "cityHash64(arraySort(dim_keys), arraySort((v, k) -> k, dim_values, dim_keys))"
+# The dimensions sorted by key, so equal sets hash equally whatever order a client sent them in
+# (the same identity the previous layout stored, so series and tie-breaks do not change).
+_SERIES = "cityHash64(arraySort({k}), arraySort((v, k) -> k, {v}, {k}))"
+# Whether a table has the current layout: the previous one had no lead columns.
+LAYOUT_MARKER = "lead_key"
 
 
-def samples_columns(caps: Capabilities) -> str:
-    # Plain String on purpose: LowCardinality halves insert throughput here (dictionary
-    # encoding on every insert) and buys nothing for columns read through the primary key or
-    # searched with indexOf. Promoted dimensions, which queries group and filter on, keep it.
+@dataclass(frozen=True)
+class Promoted:
+    """A dimension key stored in its own column; `distinct` keys (nearly a value per point, such
+    as user ids) are plain strings, where a dictionary per part would cost more than it saves."""
+
+    key: str
+    distinct: bool = False
+
+    @property
+    def column(self) -> str:
+        return promoted_column(self.key)
+
+    def type(self, caps: Capabilities) -> str:
+        base = "String" if self.distinct else caps.string(low_cardinality=True)
+        return f"{base}{caps.codec('ZSTD(1)')}"
+
+
+def _all_dimensions(keys: list[str]) -> tuple[str, str]:
+    """ALIAS expressions of `dim_keys` and `dim_values`: the promoted columns that hold a value,
+    then the rest of the point's dimensions (`extra_keys`, `extra_values`)."""
+    if not keys:
+        return "extra_keys", "extra_values"
+    names = ", ".join(quote(k) for k in keys)
+    cols = ", ".join(f"toString({ident(promoted_column(k))})" for k in keys)
     return (
-        "tenant_id String, "
-        "metric_name String, "
-        f"timestamp_ms Int64{caps.codec('Delta, LZ4')}, "
-        "value Float64, "
-        "dim_keys Array(String), "
-        "dim_values Array(String), "
-        f"series_id UInt64 MATERIALIZED {_SERIES}"
+        f"arrayConcat(arrayFilter((k, v) -> v != '', [{names}], [{cols}]), extra_keys)",
+        f"arrayConcat(arrayFilter(v -> v != '', [{cols}]), extra_values)",
     )
+
+
+def samples_columns(caps: Capabilities, promoted: Sequence[Promoted] = ()) -> str:
+    keys, values = _all_dimensions([p.key for p in promoted])
+    zstd = caps.codec("ZSTD(1)")
+    # Chosen by measurement on the embedded engine (docs/performance.md): dictionary-encoded
+    # tenant and metric (every query filters on them row by row: comparing dictionary indices
+    # halves the cost of a scan), LZ4 for the value and the timestamp, which aggregates read in
+    # full, ZSTD for what is read little or compresses well.
+    lc = caps.string(low_cardinality=True)
+    cols = [
+        f"tenant_id {lc}",
+        f"metric_name {lc}",
+        f"lead_key {lc}",
+        f"lead String{zstd}",
+        f"timestamp_ms Int64{caps.codec('T64, LZ4')}",
+        f"value Float64{caps.codec('LZ4')}",
+        *(f"{ident(p.column)} {p.type(caps)}" for p in promoted),
+        f"extra_keys Array(String){zstd}",
+        f"extra_values Array(String){zstd}",
+        # 1 for rows copied from the previous layout, hidden until the copy is complete.
+        "migrated UInt8 DEFAULT 0",
+        f"dim_keys Array(String) ALIAS {keys}",
+        f"dim_values Array(String) ALIAS {values}",
+        # Spelled out: ClickHouse 18.16 cannot define an ALIAS through another one.
+        f"series_id UInt64 ALIAS {_SERIES.format(k=keys, v=values)}",
+    ]
+    return ", ".join(cols)
 
 
 def _engine(topo: Topology, table: str, engine: str, args: str = "") -> str:
@@ -117,26 +166,28 @@ def _merge_settings(caps: Capabilities, topo: Topology, *, fsync: bool) -> str:
     return f"SETTINGS {', '.join(settings)}"
 
 
-def create_samples(caps: Capabilities, topo: Topology, *, fsync: bool) -> list[str]:
+def create_samples(
+    caps: Capabilities, topo: Topology, *, fsync: bool, promoted: Sequence[Promoted] = ()
+) -> list[str]:
     local = topo.storage_table(Table.SAMPLES)
     steps = [
         f"CREATE TABLE IF NOT EXISTS {topo.name(local)}{topo.on_cluster()} "
-        f"({samples_columns(caps)}) ENGINE = {_engine(topo, local, 'MergeTree')} "
+        f"({samples_columns(caps, promoted)}) ENGINE = {_engine(topo, local, 'MergeTree')} "
         f"{_SAMPLES_ORDER} {_merge_settings(caps, topo, fsync=fsync)}"
     ]
     if topo.cluster:
-        # Sharded by series: a series lives on one shard, and a retried insert splits into the
-        # same per-shard blocks, which replicated deduplication then drops.
-        shard_key = (
-            "cityHash64(tenant_id, metric_name, arraySort(dim_keys), "
-            "arraySort((v, k) -> k, dim_values, dim_keys))"
-        )
-        steps.append(
-            f"CREATE TABLE IF NOT EXISTS {topo.name(Table.SAMPLES.value)}{topo.on_cluster()} "
-            f"AS {topo.name(local)} ENGINE = Distributed({ident(topo.cluster)}, "
-            f"{ident(topo.database or 'default')}, {local}, {shard_key})"
-        )
+        steps.append(_distributed(topo, Table.SAMPLES.value, local))
     return steps
+
+
+def _distributed(topo: Topology, table: str, local: str) -> str:
+    # Luminate inserts into the shards' local tables itself; the key only places rows that
+    # someone inserts through the Distributed table, a metric's lead value on one shard.
+    return (
+        f"CREATE TABLE IF NOT EXISTS {topo.name(table)}{topo.on_cluster()} "
+        f"AS {topo.name(local)} ENGINE = Distributed({ident(topo.cluster or '')}, "
+        f"{ident(topo.database or 'default')}, {local}, cityHash64(tenant_id, metric_name, lead))"
+    )
 
 
 def create_retention(caps: Capabilities, topo: Topology) -> list[str]:
@@ -170,28 +221,50 @@ def fsync_settings(caps: Capabilities, topo: Topology, *, fsync: bool) -> str | 
 def add_promoted(
     caps: Capabilities,
     topo: Topology,
-    layout: Layout,
-    existing: set[str],
-    existing_local: set[str] | None = None,
+    adding: Sequence[Promoted],
+    promoted_after: Sequence[str],
 ) -> list[str]:
-    """Statements adding each promoted dimension not yet a column; old parts compute it on
-    read. (18.16 has no `ADD COLUMN IF NOT EXISTS`, so the caller passes the existing columns of
-    `samples` and, in a cluster, of `samples_local`.) A Distributed table cannot be altered ON
-    CLUSTER on 18.16, and it holds no data, so it is recreated from the local table instead."""
-    lc = caps.string(low_cardinality=True)
+    """Statements giving each of `adding` its own column (new points only: a key is promoted
+    before any point carrying it is written, so it is never also in the arrays), and pointing
+    `dim_keys`/`dim_values` at the columns `promoted_after` (every promoted key, sorted). A
+    Distributed table cannot be altered ON CLUSTER on 18.16, and it holds no data, so it is
+    recreated from the local table instead."""
+    if not adding:
+        return []
     local = topo.storage_table(Table.SAMPLES)
-    have_local = existing if existing_local is None else existing_local
-    steps = [
-        f"ALTER TABLE {topo.name(local)}{topo.on_cluster()} ADD COLUMN "
-        f"{ident(promoted_column(key))} {lc} "
-        f"MATERIALIZED arrayElement(dim_values, indexOf(dim_keys, {quote(key)}))"
-        for key in sorted(layout.promoted)
-        if promoted_column(key) not in have_local
+    keys, values = _all_dimensions(list(promoted_after))
+    actions = [
+        *(f"ADD COLUMN {ident(p.column)} {p.type(caps)}" for p in adding),
+        f"MODIFY COLUMN dim_keys Array(String) ALIAS {keys}",
+        f"MODIFY COLUMN dim_values Array(String) ALIAS {values}",
+        f"MODIFY COLUMN series_id UInt64 ALIAS {_SERIES.format(k=keys, v=values)}",
     ]
-    stale = any(promoted_column(key) not in existing for key in layout.promoted)
-    if topo.cluster and stale:
+    steps = [f"ALTER TABLE {topo.name(local)}{topo.on_cluster()} {', '.join(actions)}"]
+    if topo.cluster:
         steps.append(f"DROP TABLE IF EXISTS {topo.name(Table.SAMPLES.value)}{topo.on_cluster()}")
-        steps.append(create_samples(caps, topo, fsync=False)[1])
+        steps.append(_distributed(topo, Table.SAMPLES.value, local))
+    return steps
+
+
+def retire_previous_layout(topo: Topology) -> list[str]:
+    """Statements renaming a table of the previous layout out of the way (to `samples_legacy`),
+    so the current layout's table takes its name; its rows are then copied over
+    (`storage/legacy.py`). Renaming is instant and loses nothing."""
+    local = topo.storage_table(Table.SAMPLES)
+    legacy_local = topo.storage_table(Table.LEGACY)
+    steps = [f"RENAME TABLE {topo.name(local)} TO {topo.name(legacy_local)}{topo.on_cluster()}"]
+    if topo.cluster:
+        steps.append(f"DROP TABLE IF EXISTS {topo.name(Table.SAMPLES.value)}{topo.on_cluster()}")
+        steps.append(_distributed(topo, Table.LEGACY.value, legacy_local))
+    return steps
+
+
+def drop_previous_layout(topo: Topology) -> list[str]:
+    steps = [f"DROP TABLE IF EXISTS {topo.name(Table.LEGACY.value)}{topo.on_cluster()}"]
+    if topo.cluster:
+        steps.append(
+            f"DROP TABLE IF EXISTS {topo.name(topo.storage_table(Table.LEGACY))}{topo.on_cluster()}"
+        )
     return steps
 
 
@@ -208,13 +281,19 @@ def existing_columns(topo: Topology, table: str = Table.SAMPLES.value) -> str:
     return f"SELECT name FROM system.columns WHERE database = {database} AND table = {quote(table)}"
 
 
-def base_migrations(caps: Capabilities, topo: Topology, *, fsync: bool) -> list[str]:
-    """Statements that create or align the tables; all idempotent. Promoted columns follow,
-    from `add_promoted`, once the existing columns are known."""
-    steps: list[str] = []
-    if topo.database:
-        steps.append(f"CREATE DATABASE IF NOT EXISTS {ident(topo.database)}{topo.on_cluster()}")
-    steps += create_samples(caps, topo, fsync=fsync)
+def create_database(topo: Topology) -> list[str]:
+    if not topo.database:
+        return []
+    return [f"CREATE DATABASE IF NOT EXISTS {ident(topo.database)}{topo.on_cluster()}"]
+
+
+def base_migrations(
+    caps: Capabilities, topo: Topology, *, fsync: bool, promoted: Sequence[Promoted] = ()
+) -> list[str]:
+    """Statements that create or align the tables; all idempotent. Promoted columns of an
+    existing table follow, from `add_promoted`, once the existing columns are known."""
+    steps = create_database(topo)
+    steps += create_samples(caps, topo, fsync=fsync, promoted=promoted)
     steps += create_retention(caps, topo)
     modify = fsync_settings(caps, topo, fsync=fsync)
     if modify:

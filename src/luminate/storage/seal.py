@@ -21,7 +21,6 @@ from luminate.storage.engine import Column
 from luminate.storage.errors import StorageError
 from luminate.storage.shards import Replica, ShardRouter
 from luminate.storage.sql import ident, quote
-from luminate.storage.writes import SAMPLE_COLUMNS
 
 log = logging.getLogger("luminate.storage")
 
@@ -40,7 +39,7 @@ class QuorumSeal:
         self._select_on = select_on
         self._send = send
         self._statement = (
-            f"INSERT INTO {ident(database)}.samples_local ({', '.join(SAMPLE_COLUMNS)}) VALUES"
+            f"INSERT INTO {ident(database)}.samples_local ({', '.join(quorum.SEAL_COLUMNS)}) VALUES"
         )
 
     def after_deletion(self) -> None:

@@ -27,6 +27,9 @@ class Table(StrEnum):
     RETENTION = "retention_policies"
     SAMPLES_LOCAL = "samples_local"
     RETENTION_LOCAL = "retention_policies_local"
+    # The previous layout's table while its rows are copied to `samples` (storage/legacy.py).
+    LEGACY = "samples_legacy"
+    LEGACY_LOCAL = "samples_legacy_local"
 
 
 class SystemTable(StrEnum):
@@ -148,8 +151,8 @@ class MaintenanceStatement:
 AnyStatement = Statement | SystemStatement | MaintenanceStatement
 
 
-_DDL = re.compile(r"\s*(CREATE|DROP|ALTER)\s+(TABLE|DATABASE)\b", re.IGNORECASE)
-_DDL_ACTION = re.compile(r"\b(ADD\s+COLUMN|MODIFY\s+SETTING)\b", re.IGNORECASE)
+_DDL = re.compile(r"\s*(CREATE|DROP|ALTER|RENAME)\s+(TABLE|DATABASE)\b", re.IGNORECASE)
+_DDL_ACTION = re.compile(r"\b(ADD\s+COLUMN|MODIFY\s+SETTING|MODIFY\s+COLUMN)\b", re.IGNORECASE)
 _READS_OR_CHANGES_ROWS = re.compile(
     r"\b(SELECT|DELETE|UPDATE|INSERT|FREEZE|ATTACH|DETACH|FETCH|MOVE|REPLACE)\b", re.IGNORECASE
 )
@@ -159,6 +162,24 @@ _TENANT_TABLE_NAME = re.compile(
 _TENANT_IDS = re.compile(r"SELECT DISTINCT tenant_id FROM (\w+) ORDER BY tenant_id")
 # Deleting whole unacknowledged inserts by their batch ids: recovery, never a tenant's request.
 _ROLL_BACK = re.compile(r"ALTER TABLE (\w+) DELETE WHERE `batch_id` IN \([0-9]+(?:, [0-9]+)*\)")
+# Moving the previous layout's rows into the current table (storage/legacy.py): row by row, each
+# keeps its own tenant_id, one day partition at a time; counts and the removal of a partial copy.
+_DB = r"(?:`\w+`\.)?"
+_DAY = r"toYYYYMMDD\(toDateTime\(intDiv\(timestamp_ms, 1000\), 'UTC'\)\) = \d{8}"
+_CLUSTER = r"(?: ON CLUSTER `\w+`)?"
+_LAYOUT_MOVES = [
+    re.compile(
+        rf"INSERT INTO {_DB}samples(?:_local)? \(tenant_id, [\w`, ]+\) "
+        rf"SELECT tenant_id, .+ FROM {_DB}samples_legacy(?:_local)? WHERE {_DAY}",
+        re.DOTALL,
+    ),
+    re.compile(rf"SELECT count\(\) FROM {_DB}samples(?:_legacy)?(?:_local)? WHERE {_DAY}"),
+    re.compile(rf"SELECT count\(\) FROM {_DB}samples(?:_local)? WHERE migrated = 1 AND {_DAY}"),
+    re.compile(
+        rf"ALTER TABLE {_DB}samples(?:_local)?{_CLUSTER} DELETE WHERE migrated = 1 AND {_DAY}"
+    ),
+    re.compile(rf"SELECT DISTINCT arrayJoin\(dim_keys\) FROM {_DB}samples_legacy LIMIT \d+"),
+]
 
 
 def _unquoted(sql: str) -> str:
@@ -169,9 +190,12 @@ def check_system(sql: str) -> None:
     """Refuse a system statement that could read or change a tenant's rows. Allowed: statements
     naming no tenant table; CREATE/DROP of tables and databases and ALTER TABLE ... ADD COLUMN /
     MODIFY SETTING (no SELECT, DELETE, partition moves or other row work); and the distinct
-    tenant ids of a tenant table."""
+    tenant ids of a tenant table; and the statements that move rows from the previous layout's
+    table to the current one, each row keeping its tenant."""
     text = _unquoted(sql)
     if _TENANT_IDS.fullmatch(sql.strip()) or _ROLL_BACK.fullmatch(sql.strip()):
+        return
+    if any(p.fullmatch(sql.strip()) for p in _LAYOUT_MOVES):
         return
     if not _TENANT_TABLE_NAME.search(text):
         return

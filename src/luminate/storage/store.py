@@ -7,7 +7,7 @@ one class per noun: `Migrations` (schema lifecycle), `writes.write` (inserts wit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from luminate.model.catalog import (
     Cardinality,
@@ -24,10 +24,13 @@ from luminate.storage.compile import Layout
 from luminate.storage.engine import Engine
 from luminate.storage.errors import StorageError
 from luminate.storage.journal import Journal
+from luminate.storage.legacy import LegacyCopy, LegacyReads, LegacyState
 from luminate.storage.membership import Members
 from luminate.storage.migrations import Migrations
+from luminate.storage.promotion import MAX_PROMOTED, Promotions
 from luminate.storage.reads import Reads
 from luminate.storage.series_state import SeriesStates
+from luminate.storage.sql import Table
 
 
 class Storage:
@@ -39,26 +42,41 @@ class Storage:
         fsync: bool = True,
         topology: schema.Topology | None = None,
         journal: Journal | None = None,
+        max_promoted: int = MAX_PROMOTED,
     ) -> None:
-        self.engine = engine
         self.journal = journal
-        self.layout = layout
         self.fsync = fsync
         self.topology = topology or schema.Topology()
         self.caps = schema.check_supported(schema.parse_version(engine.version()))
-        self._migrations = Migrations(engine, self.caps, self.topology, layout)
-        self._reads = Reads(engine, layout)
-        self._admin = Admin(engine, self._reads, self.topology)
+        self.promotions = Promotions(engine, self.caps, self.topology, max_promoted=max_promoted)
+        self.legacy = LegacyState()
+        # Reads see the previous layout's rows too while they are being copied.
+        self.engine: Engine = LegacyReads(engine, self.legacy, self._layout)
+        self._migrations = Migrations(
+            engine, self.caps, self.topology, layout.promoted, self.promotions, self.legacy
+        )
+        self._reads = Reads(self.engine, self._layout)
+        self._admin = Admin(self.engine, self._reads, self.topology, self.legacy)
+        self._copy = LegacyCopy(engine, self.topology, self.legacy, self._layout)
         # Coordination between the processes sharing this storage (no tenant points).
         self.members = Members(engine, self.topology)
         self.series_states = SeriesStates(engine, self.topology)
+
+    def _layout(self) -> Layout:
+        return self.promotions.layout
+
+    @property
+    def layout(self) -> Layout:
+        """The current layout: which dimension keys have their own column."""
+        return self.promotions.layout
 
     @property
     def backend(self) -> str:
         return self.engine.name
 
     def migrate(self) -> list[str]:
-        """Apply every idempotent schema step; returns the statements run."""
+        """Apply every idempotent schema step; returns the statements run. Rows of a previous
+        layout are copied afterwards by `copy_previous_layout`."""
         return self._migrations.migrate(fsync=self.fsync, journaled=self.journal is not None)
 
     def recover(self) -> int:
@@ -67,10 +85,32 @@ class Storage:
         if self.journal is None:
             return 0
         unfinished = sorted(self.journal.unfinished())
-        if unfinished and not writes.roll_back(self.engine, self.journal, unfinished):
+        # An insert cut short before an upgrade to the current layout sits in the previous
+        # layout's table, still to be copied.
+        tables = [Table.SAMPLES]
+        if self.legacy.active and writes.BATCH_COLUMN in self.legacy.columns:
+            tables.append(Table.LEGACY)
+        if unfinished and not writes.roll_back(self.engine, self.journal, unfinished, tables):
             raise StorageError("could not remove the rows of inserts cut short by a crash")
         self.journal.reset()
         return len(unfinished)
+
+    @property
+    def migrating(self) -> bool:
+        """Whether rows of the previous layout are still to be copied."""
+        return self.legacy.active
+
+    def copy_previous_layout(self, progress: Callable[[str], None] | None = None) -> int:
+        """Copy the previous layout's rows into the current table, then drop the previous one
+        (online: reads and writes go on meanwhile). Returns the rows copied."""
+        if progress is not None:
+            copy = LegacyCopy(self.engine, self.topology, self.legacy, self._layout, progress)
+            return copy.run()
+        return self._copy.run()
+
+    def stop_copying(self) -> None:
+        """Make a running `copy_previous_layout` return after the day it is copying."""
+        self._copy.stopping.set()
 
     def verify_schema(self) -> None:
         """Raise StorageError naming what is missing unless the tables and the cluster exist."""
@@ -86,7 +126,7 @@ class Storage:
 
     def write(self, batches: Sequence[TenantPoints]) -> int:
         """Store every point of every batch in one insert, or raise. Returns points written."""
-        return writes.write(self.engine, batches, self.journal)
+        return writes.write(self.engine, self.promotions, batches, self.journal)
 
     def query(self, tenant: str, q: Query) -> QueryResult:
         return self._reads.query(tenant, q)

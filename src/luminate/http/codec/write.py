@@ -8,6 +8,7 @@ are still accepted."""
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Annotated
 
@@ -244,11 +245,19 @@ class WriteResponse(msgspec.Struct):
 
 
 def _append_all(points: TenantPoints, metrics: list[FastMetric]) -> None:
-    points.names.extend([m.name for m in metrics])
-    points.timestamps.extend([m.timestamp for m in metrics])  # type: ignore[misc]
-    points.values.extend([m.value for m in metrics])
-    points.keys.extend([list(m.dimensions) for m in metrics])
-    points.dim_values.extend([list(m.dimensions.values()) for m in metrics])
+    # map() with C callables: no Python frame per point.
+    dims = list(map(_dimensions_of, metrics))
+    points.names.extend(map(_name_of_metric, metrics))
+    points.timestamps.extend(map(_timestamp_of, metrics))
+    points.values.extend(map(_value_of, metrics))
+    points.keys.extend(map(list, dims))
+    points.dim_values.extend(map(list, map(dict.values, dims)))
+
+
+_name_of_metric = operator.attrgetter("name")
+_timestamp_of = operator.attrgetter("timestamp")
+_value_of = operator.attrgetter("value")
+_dimensions_of = operator.attrgetter("dimensions")
 
 
 def _unusable(exc: Exception) -> BadRequest:
