@@ -37,7 +37,7 @@ _FILL = textwrap.dedent(
     storage = build_storage(load_settings())
     storage.migrate()
     end = int(time.time() * 1000)
-    columns = "tenant_id, metric_name, timestamp_ms, value, dim_keys, dim_values"
+    columns = "tenant_id, metric_name, timestamp_ms, value, extra_keys, extra_values"
     values = (
         "[concat('cust_', toString(number % 1000)), concat('/ep/', toString(number % 50)), "
         "concat('r', toString(number % 5)), "

@@ -54,14 +54,28 @@ def test_restore_refuses_a_backup_whose_schema_differs(
     taken: tuple[BackupCli, str], tmp_path: Path
 ) -> None:
     _, backup = taken
-    promoted = {"LUMINATE_STORAGE_PROMOTED_DIMENSIONS": "host"}
     target = other_store(taken, tmp_path)
-    target.extra.update(promoted)
+    store.alter(target.data_dir, "ALTER TABLE samples ADD COLUMN note String")
     refused = target.run("restore", backup)
     assert refused.returncode == 1
     line = one_error_line(refused.stderr)
-    assert "does not match" in line and "exists here but not in the backup" in line
-    assert store.inspect(target.data_dir, promoted) == []
+    assert "does not match" in line and "samples.note (String) exists here but not" in line
+    assert store.inspect(target.data_dir) == []
+
+
+def test_restore_brings_the_backups_dimension_columns_along(
+    taken: tuple[BackupCli, str], tmp_path: Path
+) -> None:
+    """Keys get their own column as points arrive: a store restored into gains the backup's
+    dimension columns it lacks, and keeps its own (the restored rows hold no value there)."""
+    source, backup = taken
+    promoted = {"LUMINATE_STORAGE_PROMOTED_DIMENSIONS": "region"}
+    target = other_store(taken, tmp_path)
+    target.extra.update(promoted)
+    restored = target.run("restore", backup)
+    assert restored.returncode == 0, restored.stderr
+    assert "dimension columns added to the live table: host" in restored.stderr
+    assert store.inspect(target.data_dir, promoted) == store.inspect(source.data_dir)
 
 
 BAD_SETTINGS = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from luminate.backup import builtin, maintenance
+from luminate.backup import builtin, maintenance, promoted
 from luminate.backup.definitions import scratch_create
 from luminate.backup.embedded import check_empty, check_schema
 from luminate.backup.fingerprint import by_partition, part_sums, stored
@@ -85,6 +85,10 @@ class ClusterBackend:
 
     def restore(self, manifest: Manifest, force: bool, progress: Progress) -> list[PartitionSum]:
         live = self.target()
+        topo = Topology(database=live.database, cluster=self.cluster or None)
+        added = promoted.add_backup_columns(live.select, live.execute, topo, manifest)
+        if added:
+            progress.step(f"dimension columns added to the live tables: {', '.join(added)}")
         check_schema(live.select, live.database, manifest)
         check_empty(live.select, live.database, manifest, force)
         from luminate.backup.service import verify  # noqa: PLC0415  (service imports backends)

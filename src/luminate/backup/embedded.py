@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from luminate.backup import builtin, maintenance, scratch
+from luminate.backup import builtin, maintenance, promoted, scratch
 from luminate.backup.errors import BackupError, SchemaMismatch, TargetNotEmpty, VerificationFailed
 from luminate.backup.fingerprint import (
     Select,
@@ -25,6 +25,7 @@ from luminate.backup.manifest import Manifest, PartitionSum, Strategy
 from luminate.backup.progress import Progress
 from luminate.storage.engine import Engine
 from luminate.storage.errors import StorageError
+from luminate.storage.schema import Topology
 from luminate.storage.sql import Table, ident, quote
 
 TABLES = (Table.SAMPLES.value, Table.RETENTION.value)
@@ -70,6 +71,11 @@ class EmbeddedBackend:
 
     def restore(self, manifest: Manifest, force: bool, progress: Progress) -> list[PartitionSum]:
         live = self.target()
+        added = promoted.add_backup_columns(
+            live.select, live.execute, Topology(database=live.database), manifest
+        )
+        if added:
+            progress.step(f"dimension columns added to the live table: {', '.join(added)}")
         check_schema(live.select, live.database, manifest)
         check_empty(live.select, live.database, manifest, force)
         staging = self.target(f"luminate_restore_{uuid.uuid4().hex[:12]}")
@@ -102,6 +108,7 @@ class EmbeddedBackend:
                     + "; ".join(problems[:5])
                 )
             progress.step("attaching the staged partitions to the live tables")
+            _match_dimension_columns(self.live, live, staging, manifest)
             for table in live.tables:
                 if force:
                     maintenance.run(
@@ -155,9 +162,13 @@ def partitions_of(target: builtin.Target, table: str) -> list[str]:
 
 
 def check_schema(select: Select, database: str, manifest: Manifest) -> None:
+    """Refuse a backup whose tables differ from the live ones, but for dimension columns the
+    live table has and the backup lacks (its rows hold no value there)."""
     problems = []
     for table in manifest.tables:
         here = columns(select, database, table.name)
+        extra = {c.name for c in promoted.extra_here(table.columns, here)}
+        here = [c for c in here if c.name not in extra]
         if here:
             problems += schema_differences(table.columns, here, table.name)
     if problems:
@@ -165,6 +176,22 @@ def check_schema(select: Select, database: str, manifest: Manifest) -> None:
             f"backup {manifest.id} (schema {manifest.schema_version}) does not match the tables "
             f"here: {'; '.join(problems)}"
         )
+
+
+def _match_dimension_columns(
+    engine: Engine, live: builtin.Target, staging: builtin.Target, manifest: Manifest
+) -> None:
+    """Partitions attach only between tables of the same columns: the staged copy gets the
+    live table's dimension columns the backup lacks (empty, as for rows written before a key
+    had its column)."""
+    for table in manifest.tables:
+        here = columns(live.select, live.database, table.name)
+        for c in promoted.extra_here(table.columns, here):
+            maintenance.run(
+                engine,
+                f"ALTER TABLE {ident(staging.database)}.{ident(table.name)} "
+                f"ADD COLUMN {ident(c.name)} {c.type}",
+            )
 
 
 def check_empty(select: Select, database: str, manifest: Manifest, force: bool) -> None:

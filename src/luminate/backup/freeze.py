@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from luminate.backup import builtin, maintenance
+from luminate.backup import builtin, maintenance, promoted
 from luminate.backup.embedded import check_schema
 from luminate.backup.errors import BackupError, TargetNotEmpty, UsageError, VerificationFailed
 from luminate.backup.fingerprint import differences
@@ -204,6 +204,11 @@ class FreezeBackend:
 
     def restore(self, manifest: Manifest, force: bool, progress: Progress) -> list[PartitionSum]:
         engine = self.storage.engine
+        select, run = maintenance.selector(engine), maintenance.runner(engine)
+        added = promoted.add_backup_columns(select, run, self.storage.topology, manifest)
+        if added:
+            progress.step(f"dimension columns added to the live tables: {', '.join(added)}")
+            self.storage.promotions.load()
         check_schema(maintenance.selector(engine), self.database, manifest)
         if not force:
             full = [

@@ -17,9 +17,11 @@ import logging
 import math
 import queue
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import msgspec
 from clickhouse_driver import Client, errors
@@ -40,6 +42,10 @@ from luminate.storage.sql import (
     ident,
     quote,
 )
+
+# ClickHouse's UNKNOWN_TABLE, and how long a read waits for a table being recreated.
+_UNKNOWN_TABLE = 60
+_RECREATED_TABLE_WAIT_S = 5.0
 
 
 def _translate(exc: Exception, sql: str) -> StorageError:
@@ -236,10 +242,7 @@ class ClickHouseEngine:
         self, pool: queue.Queue[Client], sql: str, settings: Mapping[str, SettingValue]
     ) -> SelectResult:
         with self._conn(pool) as client:
-            try:
-                rows = client.execute(sql, settings=dict(settings))
-            except Exception as exc:
-                raise _translate(exc, sql) from None
+            rows = self._execute_read(client, sql, settings)
             progress = client.last_query.progress if client.last_query else None
             read = int(progress.rows) if progress is not None else 0
             return SelectResult([list(r) for r in rows], read)
@@ -383,6 +386,28 @@ class ClickHouseEngine:
         if self._router is None:
             raise StorageError(f"cluster {self.cluster!r} is not in remote_servers")
         return [list(s.replicas) for s in self._router.shards]
+
+    def _execute_read(
+        self, client: Client, sql: str, settings: Mapping[str, SettingValue]
+    ) -> list[Any]:
+        """Run a read; in a cluster, wait out the moment a Distributed table is recreated (a
+        dimension key getting its column recreates it on servers that cannot alter it)."""
+        deadline = time.monotonic() + _RECREATED_TABLE_WAIT_S
+        delay = 0.02
+        while True:
+            try:
+                return list(client.execute(sql, settings=dict(settings)))
+            except errors.ServerException as exc:
+                if (
+                    self.cluster is None
+                    or exc.code != _UNKNOWN_TABLE
+                    or time.monotonic() + delay > deadline
+                ):
+                    raise _translate(exc, sql) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+            except Exception as exc:
+                raise _translate(exc, sql) from None
 
     def select_on(
         self, server: tuple[str, int], stmt: SystemStatement, timeout_s: float
