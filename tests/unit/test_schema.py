@@ -26,8 +26,8 @@ def test_cluster_schema_is_replicated_local_tables_behind_distributed_ones() -> 
     local, dist = steps[1], steps[2]
     assert "`luminate`.samples_local ON CLUSTER `luminate_cluster`" in local
     assert (
-        "ReplicatedMergeTree('/clickhouse/tables/{shard}/luminate/samples_local', '{replica}')"
-        in local
+        "ReplicatedMergeTree('/clickhouse/tables/{shard}/luminate/samples_local_by_lead', "
+        "'{replica}')" in local
     )
     assert "Distributed(`luminate_cluster`, `luminate`, samples_local, cityHash64(" in dist
     assert all(" ON CLUSTER " in s for s in steps)

@@ -146,10 +146,12 @@ def samples_columns(caps: Capabilities, promoted: Sequence[Promoted] = ()) -> st
     return ", ".join(cols)
 
 
-def _engine(topo: Topology, table: str, engine: str, args: str = "") -> str:
+def _engine(
+    topo: Topology, table: str, engine: str, args: str = "", zk_name: str | None = None
+) -> str:
     if not topo.cluster:
         return f"{engine}({args})" if args else engine
-    path = quote(f"/clickhouse/tables/{{shard}}/{topo.database}/{table}")
+    path = quote(f"/clickhouse/tables/{{shard}}/{topo.database}/{zk_name or table}")
     extra = f", {args}" if args else ""
     return f"Replicated{engine}({path}, '{{replica}}'{extra})"
 
@@ -166,13 +168,19 @@ def _merge_settings(caps: Capabilities, topo: Topology, *, fsync: bool) -> str:
     return f"SETTINGS {', '.join(settings)}"
 
 
+# The replicated samples table's name in ZooKeeper. Not its table name: a cluster migrating from
+# the previous layout still holds that layout's table, renamed, under `samples_local`.
+SAMPLES_ZK_NAME = "samples_local_by_lead"
+
+
 def create_samples(
     caps: Capabilities, topo: Topology, *, fsync: bool, promoted: Sequence[Promoted] = ()
 ) -> list[str]:
     local = topo.storage_table(Table.SAMPLES)
     steps = [
         f"CREATE TABLE IF NOT EXISTS {topo.name(local)}{topo.on_cluster()} "
-        f"({samples_columns(caps, promoted)}) ENGINE = {_engine(topo, local, 'MergeTree')} "
+        f"({samples_columns(caps, promoted)}) "
+        f"ENGINE = {_engine(topo, local, 'MergeTree', zk_name=SAMPLES_ZK_NAME)} "
         f"{_SAMPLES_ORDER} {_merge_settings(caps, topo, fsync=fsync)}"
     ]
     if topo.cluster:
@@ -180,13 +188,16 @@ def create_samples(
     return steps
 
 
-def _distributed(topo: Topology, table: str, local: str) -> str:
-    # Luminate inserts into the shards' local tables itself; the key only places rows that
-    # someone inserts through the Distributed table, a metric's lead value on one shard.
+# Luminate inserts into the shards' local tables itself; the key only places rows that someone
+# inserts through the Distributed table, a metric's lead value on one shard.
+_SHARDING_KEY = "cityHash64(tenant_id, metric_name, lead)"
+
+
+def _distributed(topo: Topology, table: str, local: str, key: str = _SHARDING_KEY) -> str:
     return (
         f"CREATE TABLE IF NOT EXISTS {topo.name(table)}{topo.on_cluster()} "
         f"AS {topo.name(local)} ENGINE = Distributed({ident(topo.cluster or '')}, "
-        f"{ident(topo.database or 'default')}, {local}, cityHash64(tenant_id, metric_name, lead))"
+        f"{ident(topo.database or 'default')}, {local}, {key})"
     )
 
 
@@ -255,7 +266,8 @@ def retire_previous_layout(topo: Topology) -> list[str]:
     steps = [f"RENAME TABLE {topo.name(local)} TO {topo.name(legacy_local)}{topo.on_cluster()}"]
     if topo.cluster:
         steps.append(f"DROP TABLE IF EXISTS {topo.name(Table.SAMPLES.value)}{topo.on_cluster()}")
-        steps.append(_distributed(topo, Table.LEGACY.value, legacy_local))
+        # The previous table has no lead column; nothing is inserted through this one.
+        steps.append(_distributed(topo, Table.LEGACY.value, legacy_local, "rand()"))
     return steps
 
 
