@@ -49,14 +49,16 @@ def previous_cluster(clickhouse_cluster: Cluster) -> Iterator[Storage]:
     db = f"luminate_prev_{uuid.uuid4().hex[:8]}"
     cluster = clickhouse_cluster.cluster_name
     hosts = parse_hosts(clickhouse_cluster.hosts)
-    auth = {"user": clickhouse_cluster.user, "password": clickhouse_cluster.password}
-    setup = ClickHouseEngine(hosts, database="default", cluster=cluster, **auth)
+    user, password = clickhouse_cluster.user, clickhouse_cluster.password
+    setup = ClickHouseEngine(
+        hosts, database="default", cluster=cluster, user=user, password=password
+    )
     try:
         for sql in previous_ddl(db, cluster):
             setup.execute(SystemStatement(sql))
     finally:
         setup.close()
-    engine = ClickHouseEngine(hosts, database=db, cluster=cluster, **auth)
+    engine = ClickHouseEngine(hosts, database=db, cluster=cluster, user=user, password=password)
     columns = ("tenant_id", "metric_name", "timestamp_ms", "value", "dim_keys", "dim_values")
     for tenant in prev.TENANTS:
         ps = prev.all_points(tenant)
