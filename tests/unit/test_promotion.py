@@ -43,3 +43,24 @@ def test_no_lead_without_a_grouping_key() -> None:
     assert choose_lead([["id"]] * 100, [[str(i)] for i in range(100)]) == ""
     assert choose_lead([["one"]] * 100, [["same"]] * 100) == ""
     assert MAX_LEAD_CARDINALITY >= 10_000
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "waits"),
+    [
+        (60, "DB::Exception: Table luminate.samples doesn't exist.", True),
+        (47, "DB::Exception: Unknown identifier: dim__customer_id.", True),
+        (47, "DB::Exception: Unknown identifier: valu.", False),
+        (62, "DB::Exception: Syntax error: failed at position 1", False),
+    ],
+)
+def test_cluster_reads_wait_out_only_a_distributed_table_being_recreated(
+    code: int, message: str, waits: bool
+) -> None:
+    """A key getting its column recreates the Distributed table on old servers; a read that
+    meets the missing table or the missing dimension column is repeated, any other error not."""
+    from clickhouse_driver import errors
+
+    from luminate.storage.clickhouse import _recreating
+
+    assert _recreating(errors.ServerException(message, code)) is waits

@@ -27,6 +27,7 @@ import msgspec
 from clickhouse_driver import Client, errors
 
 from luminate.storage import quorum
+from luminate.storage.compile import promoted_column
 from luminate.storage.engine import Column, Runs, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
 from luminate.storage.quorum import InsertRefused
@@ -43,9 +44,21 @@ from luminate.storage.sql import (
     quote,
 )
 
-# ClickHouse's UNKNOWN_TABLE, and how long a read waits for a table being recreated.
+# ClickHouse error codes a read waits out while a Distributed table is recreated, and how long.
 _UNKNOWN_TABLE = 60
+_UNKNOWN_IDENTIFIER = 47
+_DIMENSION_PREFIX = promoted_column("")
 _RECREATED_TABLE_WAIT_S = 5.0
+
+
+def _recreating(exc: errors.ServerException) -> bool:
+    """Whether a read failed only because the Distributed table is being recreated for a new
+    dimension column: the table is missing, or lacks a dimension column."""
+    if exc.code == _UNKNOWN_TABLE:
+        return True
+    return exc.code == _UNKNOWN_IDENTIFIER and f"identifier: {_DIMENSION_PREFIX}" in str(
+        exc.message
+    )
 
 
 def _translate(exc: Exception, sql: str) -> StorageError:
@@ -391,7 +404,8 @@ class ClickHouseEngine:
         self, client: Client, sql: str, settings: Mapping[str, SettingValue]
     ) -> list[Any]:
         """Run a read; in a cluster, wait out the moment a Distributed table is recreated (a
-        dimension key getting its column recreates it on servers that cannot alter it)."""
+        dimension key getting its column recreates it on servers that cannot alter it): until
+        it is, the table may be missing, or lack a column another process already reads."""
         deadline = time.monotonic() + _RECREATED_TABLE_WAIT_S
         delay = 0.02
         while True:
@@ -400,7 +414,7 @@ class ClickHouseEngine:
             except errors.ServerException as exc:
                 if (
                     self.cluster is None
-                    or exc.code != _UNKNOWN_TABLE
+                    or not _recreating(exc)
                     or time.monotonic() + delay > deadline
                 ):
                     raise _translate(exc, sql) from None
