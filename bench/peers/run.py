@@ -39,8 +39,9 @@ import msgspec
 from bench.generate import DEFAULT_SEED, DEFAULT_SPAN_S, DataSet
 from bench.peers import data as fmt
 from bench.peers.oracle import Oracle, within_rank
+from bench.peers.registry import SYSTEMS, installed
 from bench.peers.report import render
-from bench.peers.systems import SYSTEMS, Sender, System, Target, cpu_seconds, installed, prepare
+from bench.peers.systems import Sender, System, Target, cpu_seconds, prepare
 from bench.query import customer_sequence
 from bench.run import RESULTS_DIR, _count
 from bench.stats import ms, percentile
