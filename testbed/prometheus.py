@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from testbed.net import free_port
-from testbed.process import ManagedProcess
+from testbed.loopback import LoopbackServer
 
 BINARY = "prometheus"
 
@@ -22,40 +21,21 @@ class PrometheusError(RuntimeError):
 
 
 @dataclass
-class Prometheus:
-    config: Path
-    base_dir: Path
-    port: int = field(default_factory=free_port)
-    process: ManagedProcess | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+class Prometheus(LoopbackServer):
+    config: Path = field(kw_only=True)
 
     def start(self, timeout_s: float = 60.0) -> Prometheus:
         data = self.base_dir / "data"
         data.mkdir(parents=True, exist_ok=True)
-        self.process = ManagedProcess(
-            "prometheus",
-            [
-                BINARY,
-                f"--config.file={self.config}",
-                f"--storage.tsdb.path={data}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-                "--log.level=warn",
-            ],
-            self.base_dir / "prometheus.log",
-        ).start()
-        self.process.wait_until(self.ready, timeout_s, "ready")
+        args = [
+            f"--config.file={self.config}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address={self.address}",
+            "--web.enable-lifecycle",
+            "--log.level=warn",
+        ]
+        self.launch("prometheus", BINARY, args, timeout_s)
         return self
-
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/-/ready", timeout=1) as r:  # noqa: S310
-                return bool(r.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
 
     def api(self, path: str, **params: str) -> Any:
         """GET /api/v1/<path>; the `data` of a success, PrometheusError with the error else."""
@@ -83,7 +63,3 @@ class Prometheus:
 
     def alerts(self) -> list[dict[str, Any]]:
         return list(self.api("alerts")["alerts"])
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()

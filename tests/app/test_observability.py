@@ -10,14 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.app.inprocess import InProcessApp
 from tests.support.clock import now_ms
 from tests.support.logs import log_entries
+from tests.support.selfmetrics import Samples, delta, exposition, parse, sample
 from tests.support.tenants import new_tenant
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 FAMILIES = {
     "luminate_http_requests_total": "counter",
@@ -47,26 +45,11 @@ LOG_WAIT_S = 10.0
 
 
 def metrics_text(proc: InProcessApp) -> str:
-    response = proc.internal.get("/metrics", timeout=10)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return response.text
+    return exposition(proc.internal.get("/metrics", timeout=10))
 
 
 def scrape(proc: InProcessApp) -> Samples:
-    out: Samples = {}
-    for family in text_string_to_metric_families(metrics_text(proc)):
-        for s in family.samples:
-            out[(s.name, frozenset(s.labels.items()))] = s.value
-    return out
-
-
-def sample(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
-    return sample(after, name, **labels) - sample(before, name, **labels)
+    return parse(metrics_text(proc))
 
 
 def write(proc: InProcessApp, tenant: str, metrics: list[dict[str, Any]]) -> httpx.Response:

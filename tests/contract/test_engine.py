@@ -10,6 +10,7 @@ import pytest
 from luminate.model.query import Aggregation, Query, QueryType, TimeRange
 from luminate.model.time import now_ms
 from luminate.storage import columns
+from luminate.storage.embedded import BACKGROUND_POOL_SIZE, EmbeddedEngine
 from luminate.storage.errors import StorageError, StorageTimeout
 from luminate.storage.sql import Statement, SystemStatement, Table
 from luminate.storage.store import Storage
@@ -116,3 +117,15 @@ def test_engine_errors_are_translated(storage: Storage) -> None:
             Statement("SELECT no_such_column FROM samples WHERE tenant_id = 't'", "t")
         )
     assert type(info.value).__module__.startswith("luminate.")
+
+
+def test_the_embedded_engine_has_threads_for_merges_and_mutations(
+    embedded_engine: EmbeddedEngine,
+) -> None:
+    """chDB's own pool of 2 makes a deletion over a few parts wait up to a second for a slot."""
+    rows = embedded_engine.select(
+        SystemStatement(
+            "SELECT value FROM system.server_settings WHERE name = 'background_pool_size'"
+        )
+    ).rows
+    assert int(rows[0][0]) == BACKGROUND_POOL_SIZE >= 4

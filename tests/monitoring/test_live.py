@@ -91,7 +91,7 @@ def traffic(proc: LuminateProcess) -> None:
 
 def start_prometheus(base: Path, proc: LuminateProcess, am: str | None = None) -> Prometheus:
     target = pod_target(proc.port, proc.internal_port, ANNOTATIONS)
-    prom = Prometheus(prometheus_config(base, target, am), base / "prometheus").start()
+    prom = Prometheus(base / "prometheus", config=prometheus_config(base, target, am)).start()
     try:
         wait_for(
             lambda: [t for t in prom.targets() if t["health"] == "up"],
@@ -249,7 +249,7 @@ def test_zookeeper_loss_pages_through_alertmanager(
     hook = Webhook().start()
     am = prom = None
     try:
-        am = Alertmanager(alertmanager_config(tmp_path, hook.url), tmp_path / "am").start()
+        am = Alertmanager(tmp_path / "am", config=alertmanager_config(tmp_path, hook.url)).start()
         prom = start_prometheus(tmp_path, proc, am.url)
         replicas = wait_for(
             lambda: prom.query('luminate_clickhouse_replica_readonly{job="luminate"} == 0'),
@@ -332,7 +332,7 @@ def test_backup_alerts_fire_from_pushed_metrics(tmp_path: Path) -> None:
         config = prometheus_config(
             tmp_path, target, pushgateway=service_target(gateway.address, "pushgateway")
         )
-        prom = Prometheus(config, tmp_path / "prometheus").start()
+        prom = Prometheus(tmp_path / "prometheus", config=config).start()
         # honor_labels keeps the pushed job and backend, as the alerts expect.
         pushed = wait_for(
             lambda: prom.query('luminate_backup_size_bytes{job="luminate-backup"}'),

@@ -58,7 +58,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     port = free_port()
     config = base / "prometheus.yml"
     config.write_text(prometheus_config(port, luminate, luminate.token(TENANT, "write")))
-    prometheus = Prometheus(config, base / "prometheus", port=port)
+    prometheus = Prometheus(base / "prometheus", port=port, config=config)
     try:
         prometheus.start()
         yield Stack(luminate, prometheus)

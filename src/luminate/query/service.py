@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import partial
 
-from luminate.limits.config import TenantLimits, source
+from luminate.limits.config import TenantLimits
 from luminate.model.catalog import Cardinality, DimensionKey, DimensionValue, MetricSummary
-from luminate.model.errors import ErrorCode, UnprocessableQuery
 from luminate.model.query import Query, QueryLimits, QueryResult, TimeRange
+from luminate.query.budgets import within_budget
 from luminate.storage.calls import StorageCalls
-from luminate.storage.errors import StorageBudgetExceeded, StorageTimeout
 from luminate.storage.store import Storage
 
 DISCOVERY_TIMEOUT_S = 30.0
@@ -38,26 +37,13 @@ class QueryService:
     async def query(self, tenant: str, q: Query) -> QueryResult:
         """Run `q` for `tenant`. A query past its time or rows budget is cancelled in the engine
         and raises UnprocessableQuery naming the budget."""
-        try:
-            return await self.calls.run(
-                "query", partial(self.storage.query, tenant, q), timeout_s=q.timeout_s
-            )
-        except StorageBudgetExceeded:
-            raise UnprocessableQuery(
-                f"query would read more than {q.max_rows_scanned} stored points, the query "
-                f"budget ({source('query_max_rows_scanned')}); narrow the time range or add "
-                "filters",
-                code=ErrorCode.TOO_MANY_ROWS_SCANNED,
-                details={"budget": "query_max_rows_scanned", "limit": q.max_rows_scanned},
-            ) from None
-        except StorageTimeout:
-            raise UnprocessableQuery(
-                f"query ran past its time budget of {q.timeout_s:g} s and was cancelled "
-                f"(the query's timeout, at most {source('query_max_timeout_seconds')}); "
-                "narrow the time range or add filters",
-                code=ErrorCode.QUERY_TIMEOUT,
-                details={"budget": "query_max_timeout_seconds", "limit": q.timeout_s},
-            ) from None
+        return await within_budget(
+            self.calls,
+            partial(self.storage.query, tenant, q),
+            timeout_s=q.timeout_s,
+            max_rows_scanned=q.max_rows_scanned,
+            narrow="add filters",
+        )
 
     async def metrics(
         self, tenant: str, window: TimeRange | None, limit: int

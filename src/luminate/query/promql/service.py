@@ -9,10 +9,10 @@ from functools import partial
 from luminate.limits.config import source
 from luminate.model.errors import ErrorCode, UnprocessableQuery
 from luminate.model.promql import Evaluation, Labels, Selector, SeriesMatch, SeriesSamples
+from luminate.query.budgets import within_budget
 from luminate.query.promql.engine import Evaluator
 from luminate.query.promql.values import Value
 from luminate.storage.calls import StorageCalls
-from luminate.storage.errors import StorageBudgetExceeded, StorageTimeout
 from luminate.storage.promql import SeriesReads
 
 DISCOVERY_TIMEOUT_S = 30.0
@@ -27,25 +27,13 @@ class PromQLService:
 
     async def evaluate(self, tenant: str, ev: Evaluation) -> Value:
         """`ev` for `tenant`; over a budget raises UnprocessableQuery naming it."""
-        try:
-            return await self.calls.run(
-                "query", partial(self._evaluate, tenant, ev), timeout_s=ev.timeout_s
-            )
-        except StorageBudgetExceeded:
-            raise UnprocessableQuery(
-                f"query would read more than {ev.max_rows_scanned} stored points, the query "
-                f"budget ({source('query_max_rows_scanned')}); narrow the time range or the "
-                "selectors",
-                code=ErrorCode.TOO_MANY_ROWS_SCANNED,
-                details={"budget": "query_max_rows_scanned", "limit": ev.max_rows_scanned},
-            ) from None
-        except StorageTimeout:
-            raise UnprocessableQuery(
-                f"query ran past its time budget of {ev.timeout_s:g} s and was cancelled "
-                f"(at most {source('query_max_timeout_seconds')})",
-                code=ErrorCode.QUERY_TIMEOUT,
-                details={"budget": "query_max_timeout_seconds", "limit": ev.timeout_s},
-            ) from None
+        return await within_budget(
+            self.calls,
+            partial(self._evaluate, tenant, ev),
+            timeout_s=ev.timeout_s,
+            max_rows_scanned=ev.max_rows_scanned,
+            narrow="the selectors",
+        )
 
     def _evaluate(self, tenant: str, ev: Evaluation) -> Value:
         max_series = max(1, min(ev.max_series, MAX_CELLS // ev.steps))
