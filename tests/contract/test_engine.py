@@ -128,4 +128,4 @@ def test_the_embedded_engine_has_threads_for_merges_and_mutations(
             "SELECT value FROM system.server_settings WHERE name = 'background_pool_size'"
         )
     ).rows
-    assert int(rows[0][0]) == BACKGROUND_POOL_SIZE >= 4
+    assert int(str(rows[0][0])) == BACKGROUND_POOL_SIZE >= 4
