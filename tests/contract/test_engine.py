@@ -4,16 +4,20 @@ timeouts that cancel in the engine, and failures translated at the storage bound
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from luminate.model.query import Aggregation, Query, QueryType, TimeRange
 from luminate.model.time import now_ms
-from luminate.storage import columns
+from luminate.storage import columns, schema
+from luminate.storage.compile import Layout
 from luminate.storage.embedded import BACKGROUND_POOL_SIZE, EmbeddedEngine
 from luminate.storage.errors import StorageError, StorageTimeout
+from luminate.storage.journal import JOURNAL_FILE, Journal
 from luminate.storage.sql import Statement, SystemStatement, Table
 from luminate.storage.store import Storage
+from luminate.storage.writes import BATCH_COLUMN
 from tests.contract import oracle
 
 NOW = now_ms()
@@ -129,3 +133,27 @@ def test_the_embedded_engine_has_threads_for_merges_and_mutations(
         )
     ).rows
     assert int(str(rows[0][0])) == BACKGROUND_POOL_SIZE >= 4
+
+
+def _batch_codec(engine: EmbeddedEngine) -> str:
+    rows = engine.select(SystemStatement(schema.column_codecs(schema.Topology()))).rows
+    return {str(r[0]): str(r[1]) for r in rows}[BATCH_COLUMN]
+
+
+def test_the_insert_journals_column_is_compressed_and_an_uncompressed_one_is_converted(
+    embedded_engine: EmbeddedEngine, tmp_path: Path
+) -> None:
+    """Rows sorted by lead dimension interleave inserts, so their batch ids need ZSTD."""
+    journal = Journal(tmp_path / JOURNAL_FILE, fsync=False)
+    storage = Storage(embedded_engine, Layout(), fsync=False, journal=journal)
+    storage.migrate()
+    assert _batch_codec(embedded_engine) == f"CODEC({schema.BATCH_CODEC})"
+    # As a store that gained the column before it had a codec.
+    embedded_engine.execute(
+        SystemStatement(f"ALTER TABLE samples MODIFY COLUMN {BATCH_COLUMN} REMOVE CODEC")
+    )
+    assert _batch_codec(embedded_engine) == ""
+    ran = storage.migrate()
+    assert any("MODIFY COLUMN" in s and BATCH_COLUMN in s for s in ran)
+    assert _batch_codec(embedded_engine) == f"CODEC({schema.BATCH_CODEC})"
+    assert not any(BATCH_COLUMN in s for s in storage.migrate()), "converted once"

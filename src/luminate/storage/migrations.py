@@ -65,9 +65,18 @@ class Migrations:
         after = sorted({*have, *(p.key for p in adding)})
         ran += self._run(schema.add_promoted(self._caps, topo, adding, after))
         self._promotions.load()
-        if journaled and BATCH_COLUMN not in self._columns(Table.SAMPLES.value):
-            ran += self._run([schema.add_batch_column(topo, BATCH_COLUMN)])
+        if journaled:
+            ran += self._run(self._batch_column(topo))
         return ran
+
+    def _batch_column(self, topo: schema.Topology) -> list[str]:
+        sql = schema.column_codecs(topo)
+        codecs = {str(r[0]): str(r[1]) for r in self._engine.select(SystemStatement(sql)).rows}
+        if BATCH_COLUMN not in codecs:
+            return [schema.add_batch_column(self._caps, topo, BATCH_COLUMN)]
+        if schema.BATCH_CODEC not in codecs[BATCH_COLUMN]:
+            return schema.compress_batch_column(self._caps, topo, BATCH_COLUMN)
+        return []
 
     def _run(self, steps: list[str]) -> list[str]:
         for sql in steps:
