@@ -27,14 +27,17 @@ from tests.support.points import DAY_MS, HOUR_MS, dumps, point
 from tests.support.tokens import auth_headers
 
 TIMEOUT_S = 60.0
+# Buckets refill slowly (a token every 2-5 s, 20 points/s), so that a request slowed down by a
+# busy machine does not find its bucket refilled: each test's refusals depend on what it sent,
+# not on how fast the machine answered.
 OVERRIDES: dict[str, Any] = {
     "tiers": {
-        "free": {"write_rps": 3, "burst_seconds": 1},
-        "bulk": {"metrics_per_sec": 100, "burst_seconds": 1},
+        "free": {"write_rps": 0.5, "burst_seconds": 6},
+        "bulk": {"metrics_per_sec": 2, "burst_seconds": 50},
     },
     "tenants": {
-        "rps": {"write_rps": 2, "query_rps": 2, "burst_seconds": 1},
-        "points": {"metrics_per_sec": 100, "burst_seconds": 1},
+        "rps": {"write_rps": 0.5, "query_rps": 0.5, "burst_seconds": 4},
+        "points": {"metrics_per_sec": 20, "burst_seconds": 5},
         "vip": {"write_rps": 1000},
         "series": {"max_series": 10},
         "per-metric": {"max_series_per_metric": 3},
@@ -45,7 +48,7 @@ OVERRIDES: dict[str, Any] = {
             "query_max_limit": 10,
             "query_max_timeout_seconds": 2,
         },
-        "reload": {"write_rps": 1, "burst_seconds": 1},
+        "reload": {"write_rps": 0.2, "burst_seconds": 5},
     },
 }
 
@@ -152,7 +155,7 @@ def test_write_requests_over_the_rate_get_429_with_headers_and_are_counted(
     first = write(proc, "rps", points(1))
     second = write(proc, "rps", points(1))
     assert (first.status_code, second.status_code) == (200, 200)
-    assert first.headers["x-ratelimit-limit"] == "2"
+    assert first.headers["x-ratelimit-limit"] == "1"  # 0.5/s, rounded up to whole requests
     assert first.headers["x-ratelimit-remaining"] == "1"
     assert second.headers["x-ratelimit-remaining"] == "0"
     refused = write(proc, "rps", points(1, value=99.0))
@@ -167,7 +170,7 @@ def test_write_requests_over_the_rate_get_429_with_headers_and_are_counted(
 
 
 def test_queries_and_discovery_share_the_query_rate(proc: LuminateProcess) -> None:
-    time.sleep(1.1)  # the bucket is full again after the previous test's reads
+    time.sleep(4.1)  # the bucket is full again after the previous test's reads
     assert query(proc, "rps").status_code == 200
     listed = httpx.get(
         proc.url + "/api/v1/metrics", headers=auth_headers("rps", "read"), timeout=TIMEOUT_S
@@ -186,7 +189,7 @@ def test_points_cost_their_number_and_a_large_batch_waits_for_a_full_bucket(
     assert body["error"]["details"]["cost"] == 60
     assert "LUMINATE_RATELIMIT_METRICS_PER_SEC" in body["error"]["message"]
     # A batch larger than the burst (100) is admitted from a full bucket, then the bucket owes.
-    time.sleep(1.1)
+    time.sleep(3.1)
     assert write(proc, "points", points(250)).status_code == 200
     owed = write(proc, "points", points(1))
     assert_rate_limited(owed, "metrics_per_sec")
@@ -322,8 +325,11 @@ def test_queries_beyond_the_tenants_slots_get_429_until_one_finishes(
 ) -> None:
     held = [hold_query_slot(proc, "slots") for _ in range(2)]
     try:
-        time.sleep(0.5)
-        refused = query(proc, "slots")
+        # Until both held requests have reached the server (slow on a busy machine).
+        deadline = time.monotonic() + 10
+        while (refused := query(proc, "slots")).status_code == 200:
+            assert time.monotonic() < deadline, "the held queries never took their slots"
+            time.sleep(0.1)
         body = assert_error(refused, 429, "too_many_concurrent_queries")
         assert body["error"]["details"] == {"limit": "concurrent_queries", "running": 2}
         assert refused.headers["retry-after"] == "1"
