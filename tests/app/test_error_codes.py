@@ -22,7 +22,7 @@ from tests.support.points import dumps
 from tests.support.tenants import new_tenant
 
 QUERY_CONCURRENCY = 4  # the default LUMINATE_QUERY_CONCURRENCY: engine connections in the pool
-LOAD_POINTS = 300_000
+LOAD_POINTS = 150_000
 LOAD_BATCH = 50_000
 LOAD_USERS = 50_000
 LOAD_METRIC = "latency_ms"
