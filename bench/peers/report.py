@@ -82,4 +82,10 @@ def render(doc: dict[str, Any]) -> str:
         )
     for f in doc.get("failures", []):
         lines.append(f"  {f['scenario']}/{NAMES[f['system']]}: FAILED: {f['error'][:300]}")
+    lines.append("")
+    lines.append("Server CPU during ingest by thread (name without its number), us/point:")
+    for r in results:
+        by_thread = r["ingest"].get("cpu_us_per_point_by_thread") or {}
+        shown = ", ".join(f"{name} {us:g}" for name, us in list(by_thread.items())[:5])
+        lines.append(f"  {r['scenario']}/{NAMES[r['system']]}: {shown or 'not measured'}")
     return "\n".join(lines)

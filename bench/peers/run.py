@@ -41,7 +41,7 @@ from bench.peers import data as fmt
 from bench.peers.oracle import Oracle, within_rank
 from bench.peers.registry import SYSTEMS, installed
 from bench.peers.report import render
-from bench.peers.systems import Sender, System, Target, cpu_seconds, prepare
+from bench.peers.systems import Sender, System, Target, cpu_seconds, prepare, thread_cpu_seconds
 from bench.query import customer_sequence
 from bench.run import RESULTS_DIR, _count
 from bench.stats import ms, percentile
@@ -102,9 +102,9 @@ def ingest(
     for p in procs:
         p.start()
     barrier.wait(900)
-    cpu0 = cpu_seconds(system.pid())
+    cpu0, threads0 = cpu_seconds(system.pid()), thread_cpu_seconds(system.pid())
     got = [results.get(timeout=3600) for _ in procs]
-    cpu1 = cpu_seconds(system.pid())
+    cpu1, threads1 = cpu_seconds(system.pid()), thread_cpu_seconds(system.pid())
     for p in procs:
         p.join(30)
     errors = [r["error"] for r in got if r["error"]]
@@ -116,6 +116,12 @@ def ingest(
         "seconds": round(seconds, 3),
         "points_per_s": round(data.points / seconds),
         "cpu_us_per_point": None if cpu is None else round(cpu / data.points * 1e6, 2),
+        # Threads that ended during the ingest are missing here; live ones are most of it.
+        "cpu_us_per_point_by_thread": {
+            name: round((t - threads0.get(name, 0.0)) / data.points * 1e6, 2)
+            for name, t in sorted(threads1.items(), key=lambda kv: -kv[1])
+            if t - threads0.get(name, 0.0) > 0
+        },
         "loadavg": _load(),
     }
 

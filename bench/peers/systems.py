@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -407,6 +408,28 @@ class InfluxDB(System):
             f"SELECT COUNT(value) FROM {METRIC} WHERE {where} GROUP BY time(1m) fill(none)"
         )
         return dict(rows[0]["values"]) if rows else {}
+
+
+def thread_cpu_seconds(pid: int | None) -> dict[str, float]:
+    """User + system CPU so far of a process's live threads, summed by thread name with any
+    trailing number dropped (the engine's `MergeMutate`, `ThreadPool`; Python's `python`)."""
+    out: dict[str, float] = {}
+    if pid is None:
+        return out
+    hz = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        group = re.sub(r"[_ ]?\d+$", "", name) or name
+        out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / hz
+    return out
 
 
 def cpu_seconds(pid: int | None) -> float | None:
