@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.s3 import S3Server
+from tests.support.cli import clean_env
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _FILL = textwrap.dedent(
@@ -59,7 +60,7 @@ _FILL = textwrap.dedent(
 
 def _env(s3: S3Server, data_dir: Path, prefix: str) -> dict[str, str]:
     key, secret = s3.credential_files()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
+    env = clean_env()
     env.update(
         {
             "LUMINATE_DATA_DIR": str(data_dir),

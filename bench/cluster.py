@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from bench.ingest import ingest
 from bench.query import measure, stored_points
 from bench.server import running
 from tests.clickhouse.harness import Cluster
+from tests.support.cli import clean_env
 
 DATABASE = "bench"
 TENANT = "raw-driver"  # apart from the tenant Luminate writes as
@@ -70,7 +70,7 @@ class Target:
 
 
 def _migrate(target: Target) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
+    env = clean_env()
     env.update(target.env())
     out = subprocess.run(
         [sys.executable, "-m", "luminate", "migrate"],

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import textwrap
 from collections.abc import Sequence
+
+from tests.support.cli import clean_env
 
 _CHILD = textwrap.dedent(
     """
@@ -54,7 +55,7 @@ _CHILD = textwrap.dedent(
 
 def measure(pool: int, parts: int) -> list[float]:
     with tempfile.TemporaryDirectory(prefix="luminate-bench-deletions-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
+        env = clean_env()
         env["LUMINATE_DATA_DIR"] = tmp
         out = subprocess.run(
             [sys.executable, "-c", _CHILD, str(pool), str(parts)],

@@ -112,15 +112,16 @@ def ingest(
         raise RuntimeError(f"{system.name}: {errors[0]}")
     seconds = max(r["finished"] for r in got) - min(r["started"] for r in got)
     cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+    by_thread = {name: t - threads0.get(name, 0.0) for name, t in threads1.items()}
     return {
         "seconds": round(seconds, 3),
         "points_per_s": round(data.points / seconds),
         "cpu_us_per_point": None if cpu is None else round(cpu / data.points * 1e6, 2),
         # Threads that ended during the ingest are missing here; live ones are most of it.
         "cpu_us_per_point_by_thread": {
-            name: round((t - threads0.get(name, 0.0)) / data.points * 1e6, 2)
-            for name, t in sorted(threads1.items(), key=lambda kv: -kv[1])
-            if t - threads0.get(name, 0.0) > 0
+            name: round(t / data.points * 1e6, 2)
+            for name, t in sorted(by_thread.items(), key=lambda kv: -kv[1])
+            if t > 0
         },
         "loadavg": _load(),
     }

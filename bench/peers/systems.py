@@ -410,34 +410,37 @@ class InfluxDB(System):
         return dict(rows[0]["values"]) if rows else {}
 
 
+def _stat_cpu(stat: Path) -> float | None:
+    """User + system CPU seconds from a `/proc/.../stat` file; None once it is gone."""
+    try:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def thread_cpu_seconds(pid: int | None) -> dict[str, float]:
-    """User + system CPU so far of a process's live threads, summed by thread name with any
-    trailing number dropped (the engine's `MergeMutate`, `ThreadPool`; Python's `python`)."""
+    """CPU so far of a process's live threads, summed by thread name with any trailing number
+    dropped (the engine's `MergeMutate`, `ThreadPool`; Python's `python`)."""
     out: dict[str, float] = {}
     if pid is None:
         return out
-    hz = os.sysconf("SC_CLK_TCK")
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
+        threads = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return out
-    for tid in tids:
+    for thread in threads:
         try:
-            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+            name = (thread / "comm").read_text().strip()
         except OSError:
             continue  # the thread ended meanwhile
-        group = re.sub(r"[_ ]?\d+$", "", name) or name
-        out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / hz
+        cpu = _stat_cpu(thread / "stat")
+        if cpu is not None:
+            group = re.sub(r"[_ ]?\d+$", "", name) or name
+            out[group] = out.get(group, 0.0) + cpu
     return out
 
 
 def cpu_seconds(pid: int | None) -> float | None:
     """User + system CPU of a process and its threads so far."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return None if pid is None else _stat_cpu(Path(f"/proc/{pid}/stat"))

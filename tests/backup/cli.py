@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.s3 import S3Server
+from tests.support.cli import clean_env
 
 _prefixes = itertools.count()
 
@@ -30,7 +31,7 @@ class BackupCli:
 
     def env(self, **overrides: str) -> dict[str, str]:
         key, secret = self.s3.credential_files()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
+        env = clean_env()
         env.update(
             {
                 "LUMINATE_DATA_DIR": str(self.data_dir),

@@ -4,12 +4,13 @@ process, and the test process may not hold any)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+
+from tests.support.cli import clean_env
 
 _FILL = textwrap.dedent(
     """
@@ -92,7 +93,7 @@ _ALTER = textwrap.dedent(
 
 
 def _env(data_dir: Path, extra: dict[str, str] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
+    env = clean_env()
     return {
         **env,
         "LUMINATE_DATA_DIR": str(data_dir),

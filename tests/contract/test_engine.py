@@ -136,7 +136,11 @@ def test_the_embedded_engine_has_threads_for_merges_and_mutations(
 
 
 def _batch_codec(engine: EmbeddedEngine) -> str:
-    rows = engine.select(SystemStatement(schema.column_codecs(schema.Topology()))).rows
+    rows = engine.select(
+        SystemStatement(
+            schema.existing_columns(schema.Topology(), fields=("name", "compression_codec"))
+        )
+    ).rows
     return {str(r[0]): str(r[1]) for r in rows}[BATCH_COLUMN]
 
 

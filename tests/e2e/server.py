@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ import httpx
 
 from testbed.net import free_port
 from testbed.process import ManagedProcess
+from tests.support.cli import clean_env
 from tests.support.served import served_env
 from tests.support.tokens import auth_headers, token
 
@@ -53,7 +53,7 @@ class LuminateProcess:
         return self._client
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
+        env = clean_env()
         where = {
             "LUMINATE_SERVER_HOST": "127.0.0.1",
             "LUMINATE_SERVER_PORT": str(self.port),

@@ -6,7 +6,6 @@ limits setting that is invalid stops `serve` with one line naming the variable."
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from testbed.net import free_port
 from tests.e2e.server import LuminateProcess
+from tests.support.cli import clean_env
 from tests.support.tokens import TEST_SECRET
 
 LIMIT = 20
@@ -123,7 +123,7 @@ def test_a_kill_before_any_sync_loses_the_count(tmp_path: Path) -> None:
 def test_bad_limits_settings_stop_serve_naming_the_variable(
     tmp_path: Path, env: dict[str, str], named: str
 ) -> None:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("LUMINATE_")}
+    base = clean_env()
     out = subprocess.run(
         [sys.executable, "-m", "luminate", "serve"],
         env={

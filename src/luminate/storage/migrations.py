@@ -70,7 +70,7 @@ class Migrations:
         return ran
 
     def _batch_column(self, topo: schema.Topology) -> list[str]:
-        sql = schema.column_codecs(topo)
+        sql = schema.existing_columns(topo, fields=("name", "compression_codec"))
         codecs = {str(r[0]): str(r[1]) for r in self._engine.select(SystemStatement(sql)).rows}
         if BATCH_COLUMN not in codecs:
             return [schema.add_batch_column(self._caps, topo, BATCH_COLUMN)]

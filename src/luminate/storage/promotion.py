@@ -113,9 +113,7 @@ class Promotions:
         """Read the promoted columns the table has (at start, and whenever another process
         may have added some)."""
         table = self._topology.storage_table(Table.SAMPLES)
-        sql = schema.existing_columns(self._topology, table).replace(
-            "SELECT name", "SELECT name, type"
-        )
+        sql = schema.existing_columns(self._topology, table, ("name", "type"))
         rows = self._engine.select(SystemStatement(sql)).rows
         columns = {}
         for name, type_ in ((str(r[0]), str(r[1])) for r in rows):

@@ -303,18 +303,16 @@ def compress_batch_column(caps: Capabilities, topo: Topology, column: str) -> li
     ]
 
 
-def column_codecs(topo: Topology, table: str = Table.SAMPLES.value) -> str:
-    """Rows (name, compression codec) of `table`'s columns; the codec is '' where there is none."""
+def existing_columns(
+    topo: Topology, table: str = Table.SAMPLES.value, fields: Sequence[str] = ("name",)
+) -> str:
+    """Rows of `fields` of `system.columns` (name, type, compression_codec...), one per column
+    of `table`."""
     database = quote(topo.database) if topo.database else "currentDatabase()"
     return (
-        "SELECT name, compression_codec FROM system.columns "
+        f"SELECT {', '.join(fields)} FROM system.columns "
         f"WHERE database = {database} AND table = {quote(table)}"
     )
-
-
-def existing_columns(topo: Topology, table: str = Table.SAMPLES.value) -> str:
-    database = quote(topo.database) if topo.database else "currentDatabase()"
-    return f"SELECT name FROM system.columns WHERE database = {database} AND table = {quote(table)}"
 
 
 def create_database(topo: Topology) -> list[str]:
