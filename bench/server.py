@@ -105,7 +105,14 @@ class Server:
             return ""
 
     def get(self, path: str) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
+        return self._get(self.port, path)
+
+    def get_internal(self, path: str) -> tuple[int, bytes]:
+        """A GET on the internal listener (/metrics, the detailed health report)."""
+        return self._get(self.internal_port, path)
+
+    def _get(self, port: int, path: str) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection(HOST, port, timeout=5)
         try:
             conn.request("GET", path)
             response = conn.getresponse()

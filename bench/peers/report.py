@@ -88,4 +88,14 @@ def render(doc: dict[str, Any]) -> str:
         by_thread = r["ingest"].get("cpu_us_per_point_by_thread") or {}
         shown = ", ".join(f"{name} {us:g}" for name, us in list(by_thread.items())[:5])
         lines.append(f"  {r['scenario']}/{NAMES[r['system']]}: {shown or 'not measured'}")
+    inserts = [
+        f"{r['scenario']} {r['ingest']['points_per_insert']:,}"
+        for r in results
+        if r["ingest"].get("points_per_insert")
+    ]
+    if inserts:
+        lines.append(f"Luminate points per storage insert: {', '.join(inserts)}")
+    settings = doc["config"].get("luminate_setting")
+    if settings and settings != "[]":
+        lines.append(f"Luminate settings beyond the defaults: {settings}")
     return "\n".join(lines)

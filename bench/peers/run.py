@@ -41,7 +41,15 @@ from bench.peers import data as fmt
 from bench.peers.oracle import Oracle, within_rank
 from bench.peers.registry import SYSTEMS, installed
 from bench.peers.report import render
-from bench.peers.systems import Sender, System, Target, cpu_seconds, prepare, thread_cpu_seconds
+from bench.peers.systems import (
+    Luminate,
+    Sender,
+    System,
+    Target,
+    cpu_seconds,
+    prepare,
+    thread_cpu_seconds,
+)
 from bench.query import customer_sequence
 from bench.run import RESULTS_DIR, _count
 from bench.stats import ms, percentile
@@ -103,8 +111,10 @@ def ingest(
         p.start()
     barrier.wait(900)
     cpu0, threads0 = cpu_seconds(system.pid()), thread_cpu_seconds(system.pid())
+    inserts0 = system.inserts()
     got = [results.get(timeout=3600) for _ in procs]
     cpu1, threads1 = cpu_seconds(system.pid()), thread_cpu_seconds(system.pid())
+    inserts1 = system.inserts()
     for p in procs:
         p.join(30)
     errors = [r["error"] for r in got if r["error"]]
@@ -123,6 +133,12 @@ def ingest(
             for name, t in sorted(by_thread.items(), key=lambda kv: -kv[1])
             if t > 0
         },
+        # How many points each storage insert carried (each insert makes a part to merge).
+        "points_per_insert": (
+            None
+            if inserts0 is None or inserts1 is None or inserts1 == inserts0
+            else round(data.points / (inserts1 - inserts0))
+        ),
         "loadavg": _load(),
     }
 
@@ -201,7 +217,11 @@ def measure(
 ) -> dict[str, Any]:
     workdir = base / f"{scenario.name}-{name}"
     workdir.mkdir(parents=True)
-    system = SYSTEMS[name](workdir)
+    system = (
+        Luminate(workdir, _settings(args.luminate_setting))
+        if name == "luminate"
+        else SYSTEMS[name](workdir)
+    )
     _progress(f"{scenario.name}/{name}: starting (load {_load()})")
     system.start()
     try:
@@ -219,6 +239,16 @@ def measure(
         system.stop()
         if not args.keep_data:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _settings(pairs: Sequence[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.startswith("LUMINATE_"):
+            raise ValueError(f"--luminate-setting wants LUMINATE_NAME=VALUE, got {pair!r}")
+        settings[name] = value
+    return settings
 
 
 def _load() -> str:
@@ -246,7 +276,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--keep-data", action="store_true")
     p.add_argument("--output", type=Path)
+    p.add_argument(
+        "--luminate-setting",
+        action="append",
+        default=[],
+        metavar="LUMINATE_NAME=VALUE",
+        help="run Luminate with this setting (repeatable); the defaults otherwise",
+    )
     args = p.parse_args(argv)
+    try:
+        _settings(args.luminate_setting)
+    except ValueError as exc:
+        p.error(str(exc))
     systems = [s for s in args.systems.split(",") if s]
     unknown = [s for s in systems if s not in SYSTEMS]
     missing = [s for s in systems if not installed(s)]

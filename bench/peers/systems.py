@@ -17,6 +17,7 @@ import os
 import re
 import time
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,10 @@ class System:
     def disk_bytes(self) -> int:
         return disk_usage(self.data_dir).total
 
+    def inserts(self) -> int | None:
+        """Storage inserts made so far, where the system reports them."""
+        return None
+
     def answer(self, query: str, data: DataSet, customer: str) -> dict[str, Any]:
         """The answer as {group: value} (count per minute: {bucket: count})."""
         raise NotImplementedError
@@ -183,14 +188,16 @@ class System:
 
 
 class Luminate(System):
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, settings: Mapping[str, str] | None = None) -> None:
         super().__init__(workdir, "luminate")
         self.server: Server | None = None
         self.token = ""
+        # `LUMINATE_*` settings beyond the defaults, to measure a setting's effect.
+        self.settings = dict(settings or {})
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.server = Server(self.data_dir, self.workdir / "server.log")
+        self.server = Server(self.data_dir, self.workdir / "server.log", self.settings)
         self.server.start()
         self.port = self.server.port
         self.token = self.server.token()
@@ -207,6 +214,17 @@ class Luminate(System):
 
     def flush(self) -> None:
         settle(self.data_dir, 60)
+
+    def inserts(self) -> int | None:
+        # The group commit's own count: one observation of the batch size per storage insert.
+        assert self.server is not None
+        status, body = self.server.get_internal("/metrics")
+        if status != 200:
+            return None
+        for line in body.decode().splitlines():
+            if line.startswith("luminate_write_batch_size_count "):
+                return int(float(line.split()[1]))
+        return None
 
     def disk_bytes(self) -> int:
         return disk_usage(self.data_dir).active_parts

@@ -194,19 +194,48 @@ def restore_replica(cluster: Cluster, node: int, sibling: int) -> None:
             cluster.execute(node, create)
 
 
-def finish_restore(cluster: Cluster, node: int, sibling: int, timeout_s: float = 90.0) -> None:
-    """Once the refilled table holds what its sibling holds, give it its real name."""
+def finish_restore(cluster: Cluster, node: int, sibling: int, timeout_s: float = 240.0) -> None:
+    """Once the refilled table holds what its sibling holds, give it its real name.
+
+    How long a refill takes is not fixed: when the dead disk held parts nobody else has (no
+    quorum), both replicas keep entries in their queues for them until their part checks declare
+    them lost, and on a loaded machine that can take minutes. A timeout says where each replica
+    stood and what its queue was waiting for."""
+    counts: tuple[int, int] = (-1, -1)
 
     def refilled() -> bool:
+        nonlocal counts
         sql = "SELECT count() FROM {}.{}"
-        mine = cluster.execute(node, sql.format(DATABASE, "samples_local_refill"))[0][0]
-        theirs = cluster.execute(sibling, sql.format(DATABASE, "samples_local"))[0][0]
-        return bool(mine == theirs)
+        mine = int(cluster.execute(node, sql.format(DATABASE, "samples_local_refill"))[0][0])
+        theirs = int(cluster.execute(sibling, sql.format(DATABASE, "samples_local"))[0][0])
+        counts = (mine, theirs)
+        return mine == theirs
 
-    wait_for(refilled, timeout_s, "the emptied replica to refill")
+    try:
+        wait_for(refilled, timeout_s, "the emptied replica to refill")
+    except AssertionError as exc:
+        queues = {
+            f"clickhouse-{n}": replication_queue(cluster, n, table)
+            for n, table in ((node, "samples_local_refill"), (sibling, "samples_local"))
+        }
+        raise AssertionError(f"{exc}: rows (refill, sibling) {counts}; queues {queues}") from None
     for name, engine, _ in _tables(cluster, sibling):
         if engine.startswith("Replicated"):
             cluster.execute(node, f"RENAME TABLE {DATABASE}.{name}_refill TO {DATABASE}.{name}")
+
+
+def replication_queue(cluster: Cluster, node: int, table: str) -> list[tuple[object, ...]]:
+    """The first entries of a replica's replication queue: what it still has to do, how often it
+    tried and the last error."""
+    return [
+        tuple(row)
+        for row in cluster.execute(
+            node,
+            "SELECT type, new_part_name, num_tries, last_exception FROM system.replication_queue "
+            "WHERE database = %(db)s AND table = %(t)s ORDER BY create_time LIMIT 5",
+            {"db": DATABASE, "t": table},
+        )
+    ]
 
 
 def _tables(cluster: Cluster, node: int) -> list[tuple[str, str, str]]:
