@@ -95,7 +95,7 @@ def render(doc: dict[str, Any]) -> str:
     ]
     if inserts:
         lines.append(f"Luminate points per storage insert: {', '.join(inserts)}")
-    settings = doc["config"].get("luminate_setting")
+    settings = doc["config"].get("env")
     if settings and settings != "[]":
         lines.append(f"Luminate settings beyond the defaults: {settings}")
     return "\n".join(lines)

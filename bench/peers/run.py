@@ -51,7 +51,7 @@ from bench.peers.systems import (
     thread_cpu_seconds,
 )
 from bench.query import customer_sequence
-from bench.run import RESULTS_DIR, _count
+from bench.run import RESULTS_DIR, _count, _env_pair
 from bench.stats import ms, percentile
 
 QUERIES = ("p95_one_customer_by_endpoint", "count_per_minute_one_customer", "avg_by_customer")
@@ -217,11 +217,7 @@ def measure(
 ) -> dict[str, Any]:
     workdir = base / f"{scenario.name}-{name}"
     workdir.mkdir(parents=True)
-    system = (
-        Luminate(workdir, _settings(args.luminate_setting))
-        if name == "luminate"
-        else SYSTEMS[name](workdir)
-    )
+    system = Luminate(workdir, dict(args.env)) if name == "luminate" else SYSTEMS[name](workdir)
     _progress(f"{scenario.name}/{name}: starting (load {_load()})")
     system.start()
     try:
@@ -239,16 +235,6 @@ def measure(
         system.stop()
         if not args.keep_data:
             shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _settings(pairs: Sequence[str]) -> dict[str, str]:
-    settings = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.startswith("LUMINATE_"):
-            raise ValueError(f"--luminate-setting wants LUMINATE_NAME=VALUE, got {pair!r}")
-        settings[name] = value
-    return settings
 
 
 def _load() -> str:
@@ -277,17 +263,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--keep-data", action="store_true")
     p.add_argument("--output", type=Path)
     p.add_argument(
-        "--luminate-setting",
+        "--env",
+        type=_env_pair,
         action="append",
         default=[],
         metavar="LUMINATE_NAME=VALUE",
         help="run Luminate with this setting (repeatable); the defaults otherwise",
     )
     args = p.parse_args(argv)
-    try:
-        _settings(args.luminate_setting)
-    except ValueError as exc:
-        p.error(str(exc))
     systems = [s for s in args.systems.split(",") if s]
     unknown = [s for s in systems if s not in SYSTEMS]
     missing = [s for s in systems if not installed(s)]

@@ -132,6 +132,19 @@ SERVICE = Board(
                     ),
                     core=True,
                 ),
+                Panel(
+                    "Write requests arriving",
+                    "short",
+                    (
+                        q(
+                            "sum(avg_over_time(luminate_write_requests_arriving[5m]))",
+                            "5m average",
+                        ),
+                    ),
+                    "Admitted and not yet handed to group commit (body being read or decoded); "
+                    "an insert waits for these, up to LUMINATE_WRITE_BATCH_MAX_DELAY_MS.",
+                    core=True,
+                ),
             ),
         ),
         (

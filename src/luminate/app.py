@@ -285,6 +285,7 @@ def _services(
         max_inflight=settings.write_concurrent_inserts,
         on_batch=metrics.batch_written,
     )
+    metrics.writes_arriving.set_function(lambda: batcher.arriving_count)
     validator = PointValidator(
         max_age_ms=settings.write_max_age_seconds * 1000,
         max_future_ms=settings.write_max_future_seconds * 1000,

@@ -95,3 +95,101 @@ def test_close_flushes_pending_work_and_refuses_new_work() -> None:
 
     rec = asyncio.run(scenario())
     assert sum(len(p) for batch in rec.batches for p in batch) == 3
+
+
+# A delay far longer than any test waits: a write answered within WAIT_S did not wait it out.
+LONG_DELAY_S = 60.0
+WAIT_S = 10.0
+
+
+def test_a_lone_write_is_inserted_at_once() -> None:
+    """Nothing else is arriving, so the insert does not wait for the delay."""
+
+    async def scenario() -> Recorder:
+        rec = Recorder()
+        b = Batcher(rec.write, max_points=1000, max_delay_s=LONG_DELAY_S)
+        b.start()
+        await asyncio.wait_for(b.submit(points("t", 5)), WAIT_S)
+        await asyncio.wait_for(b.submit(points("t", 5)), WAIT_S)
+        await b.close()
+        return rec
+
+    rec = asyncio.run(scenario())
+    assert [[len(p) for p in batch] for batch in rec.batches] == [[5], [5]]
+
+
+async def _arriving_request(
+    b: Batcher, release: asyncio.Event, tenant: str, *, give_up: bool = False
+) -> None:
+    """A request announced at once whose points are ready only once `release` is set."""
+    with b.arriving():
+        await release.wait()
+        if give_up:
+            raise ValueError("refused while decoding")
+        await b.submit(points(tenant, 10))
+
+
+def test_an_insert_waits_for_writes_that_are_arriving() -> None:
+    async def scenario() -> tuple[Recorder, list[int]]:
+        rec = Recorder()
+        b = Batcher(rec.write, max_points=1000, max_delay_s=LONG_DELAY_S)
+        b.start()
+        release = asyncio.Event()
+        others = [asyncio.create_task(_arriving_request(b, release, f"t{i}")) for i in (1, 2)]
+        await asyncio.sleep(0)
+        seen = [b.arriving_count]
+        first = asyncio.create_task(b.submit(points("t0", 10)))
+        await asyncio.sleep(0.1)
+        assert not first.done(), "the first write left without the ones arriving"
+        assert rec.batches == []
+        release.set()
+        await asyncio.wait_for(asyncio.gather(first, *others), WAIT_S)
+        seen.append(b.arriving_count)
+        await b.close()
+        return rec, seen
+
+    rec, seen = asyncio.run(scenario())
+    assert seen == [2, 0]
+    assert len(rec.batches) == 1
+    assert sorted(p.tenant for p in rec.batches[0]) == ["t0", "t1", "t2"]
+
+
+def test_an_arriving_write_that_fails_does_not_hold_the_insert() -> None:
+    async def scenario() -> tuple[Recorder, BaseException | None]:
+        rec = Recorder()
+        b = Batcher(rec.write, max_points=1000, max_delay_s=LONG_DELAY_S)
+        b.start()
+        release = asyncio.Event()
+        refused = asyncio.create_task(_arriving_request(b, release, "t1", give_up=True))
+        await asyncio.sleep(0)
+        first = asyncio.create_task(b.submit(points("t0", 10)))
+        await asyncio.sleep(0.05)
+        release.set()
+        await asyncio.wait_for(first, WAIT_S)
+        error = (await asyncio.gather(refused, return_exceptions=True))[0]
+        assert b.arriving_count == 0
+        await b.close()
+        return rec, error
+
+    rec, error = asyncio.run(scenario())
+    assert isinstance(error, ValueError)
+    assert [[p.tenant for p in batch] for batch in rec.batches] == [["t0"]]
+
+
+def test_the_wait_for_arriving_writes_ends_at_the_delay() -> None:
+    async def scenario() -> Recorder:
+        rec = Recorder()
+        b = Batcher(rec.write, max_points=1000, max_delay_s=0.05)
+        b.start()
+        release = asyncio.Event()
+        slow = asyncio.create_task(_arriving_request(b, release, "t1"))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(b.submit(points("t0", 10)), WAIT_S)
+        assert not slow.done() and b.arriving_count == 1
+        release.set()
+        await asyncio.wait_for(slow, WAIT_S)
+        await b.close()
+        return rec
+
+    rec = asyncio.run(scenario())
+    assert [[p.tenant for p in batch] for batch in rec.batches] == [["t0"], ["t1"]]

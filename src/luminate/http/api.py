@@ -17,7 +17,7 @@ from luminate.http.codec import admin as admin_codec
 from luminate.http.codec import catalog
 from luminate.http.codec.query import decode_query, encode_result, time_value, window
 from luminate.http.codec.write import WHOLE_BODY_BYTES, WriteResponse
-from luminate.http.context import authorize, services, tenant_for
+from luminate.http.context import announces_write, authorize, services, tenant_for
 from luminate.http.errors import all_rejected
 from luminate.http.responses import JSON
 from luminate.ingest.idempotency import request_key
@@ -41,6 +41,7 @@ def _limits(request: Request, principal: Principal, tenant: str) -> TenantLimits
     return services(request).limiter.limits(tenant, tier)
 
 
+@announces_write
 async def write(request: Request) -> JSON:
     principal = authorize(request, Scope.WRITE)
     svc = services(request)

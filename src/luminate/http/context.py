@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -22,6 +25,7 @@ from luminate.query.service import QueryService
 from luminate.settings import Settings
 
 audit = logging.getLogger("luminate.audit")
+R = TypeVar("R")
 
 
 @dataclass
@@ -41,6 +45,22 @@ class Services:
 def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
+
+
+Handler = Callable[[Request], Awaitable[R]]
+
+
+def announces_write(handler: Handler[R]) -> Handler[R]:
+    """For a write endpoint: from the moment the request runs until it submits its points (or
+    fails), group commit knows a write is on its way and lets the insert being gathered wait for
+    it, up to `write_batch_max_delay_ms` (`ingest.batcher`)."""
+
+    @functools.wraps(handler)
+    async def announced(request: Request) -> R:
+        with services(request).writes.arriving():
+            return await handler(request)
+
+    return announced
 
 
 def bearer(authorization: str | None) -> str | None:

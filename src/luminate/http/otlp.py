@@ -14,7 +14,7 @@ from starlette.responses import Response
 from luminate.auth.tokens import Scope
 from luminate.http.body import read_body
 from luminate.http.codec.otlp import OtlpDecoder, response
-from luminate.http.context import authorize, services, tenant_for
+from luminate.http.context import announces_write, authorize, services, tenant_for
 from luminate.http.dialects import wants_protobuf
 from luminate.ingest.idempotency import request_key
 from luminate.limits.limiter import Limit
@@ -25,6 +25,7 @@ BODY_SETTING = "LUMINATE_WRITE_MAX_BODY_BYTES"
 _TYPES = ("application/x-protobuf", "application/protobuf", "application/json")
 
 
+@announces_write
 async def export(request: Request) -> Response:
     principal = authorize(request, Scope.WRITE)
     svc = services(request)

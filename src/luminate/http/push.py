@@ -19,7 +19,7 @@ from starlette.responses import Response
 from luminate.auth.tokens import Scope
 from luminate.http.body import read_body
 from luminate.http.codec.remote_write import PushDecoder, decompress
-from luminate.http.context import authorize, services, tenant_for
+from luminate.http.context import announces_write, authorize, services, tenant_for
 from luminate.ingest.idempotency import request_key
 from luminate.limits.limiter import Limit
 from luminate.model.errors import BadRequest, ErrorCode, UnsupportedMediaType
@@ -28,6 +28,7 @@ from luminate.model.time import now_ms
 BODY_SETTING = "LUMINATE_WRITE_MAX_BODY_BYTES"
 
 
+@announces_write
 async def push(request: Request) -> Response:
     principal = authorize(request, Scope.WRITE)
     svc = services(request)

@@ -1,18 +1,26 @@
 """Group commit: concurrent write requests share one storage insert.
 
-ClickHouse wants few, large inserts. Each request hands its validated points to the batcher and
-waits; a single loop gathers whatever arrived within a few milliseconds (or up to a size cap),
-writes it as one insert, and only then answers every request in it. Up to `max_inflight`
-inserts run at once, so one insert's fixed cost overlaps the next batch. A request is therefore
-acknowledged only after its points are stored, and a failed insert fails every request in it
-(nothing in a failed request is acknowledged)."""
+ClickHouse wants few, large inserts: every insert makes a part that the engine merges again
+later, and merging small parts costs more CPU than inserting them did. Each request hands its
+validated points to the batcher and waits; a single loop gathers whatever has queued and writes
+it as one insert (up to a size cap), and only then answers every request in it. Up to
+`max_inflight` inserts run at once, so one insert's fixed cost overlaps the next batch. A
+request is therefore acknowledged only after its points are stored, and a failed insert fails
+every request in it (nothing in a failed request is acknowledged).
+
+The loop waits for more only when more is coming. A request announces itself (`arriving`) from
+the moment it is admitted until it submits its points or fails; while announced requests are on
+their way, the batch waits for them, up to `max_delay_s`. A lone writer, with nothing else
+arriving, is inserted at once; a busy server gets inserts as large as its concurrent writes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from luminate.model.points import TenantPoints
@@ -26,6 +34,19 @@ WriteFn = Callable[[list[TenantPoints]], int]
 class _Pending:
     points: TenantPoints
     done: asyncio.Future[None]
+
+
+class _Arrival:
+    """One announced request; closed when it submits or gives up."""
+
+    __slots__ = ("open",)
+
+    def __init__(self) -> None:
+        self.open = True
+
+
+# The announced request of the running task (each HTTP request runs in its own task).
+_ARRIVAL: ContextVar[_Arrival | None] = ContextVar("luminate_write_arrival", default=None)
 
 
 class Batcher:
@@ -44,6 +65,9 @@ class Batcher:
         self._max_inflight = max_inflight
         self._on_batch = on_batch
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        # Requests announced and not yet submitted, and the signal that either count changed.
+        self._arriving = 0
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         # What the last insert did, for the health report.
@@ -54,12 +78,39 @@ class Batcher:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="luminate-batcher")
 
+    @property
+    def arriving_count(self) -> int:
+        """Requests announced and not yet submitted (or given up)."""
+        return self._arriving
+
+    @contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Announce, for the current task, a write whose points are on their way (its body is
+        being read, decoded and checked): a batch being gathered waits for it (up to the delay)
+        instead of leaving without it. The announcement ends when the task submits, or when the
+        block exits (the request failed or had nothing to store)."""
+        arrival = _Arrival()
+        token = _ARRIVAL.set(arrival)
+        self._arriving += 1
+        try:
+            yield
+        finally:
+            _ARRIVAL.reset(token)
+            self._arrived(arrival)
+
+    def _arrived(self, arrival: _Arrival | None) -> None:
+        if arrival is not None and arrival.open:
+            arrival.open = False
+            self._arriving -= 1
+        self._wake.set()
+
     async def submit(self, points: TenantPoints) -> None:
         """Returns once `points` are durable in storage; raises the storage error otherwise."""
         if self._closed:
             raise RuntimeError("batcher is closed")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(points, done))
+        self._queue.put_nowait(_Pending(points, done))
+        self._arrived(_ARRIVAL.get())
         # Shielded: a client that disconnects must not cancel a write others share.
         await asyncio.shield(done)
 
@@ -68,7 +119,8 @@ class Batcher:
         if self._closed:
             return
         self._closed = True
-        await self._queue.put(None)
+        self._queue.put_nowait(None)
+        self._wake.set()
         if self._task is not None:
             await self._task
 
@@ -86,15 +138,17 @@ class Batcher:
             size = len(first.points)
             deadline = time.monotonic() + self._max_delay_s
             while size < self._max_points:
-                timeout = deadline - time.monotonic()
                 try:
-                    item = (
-                        self._queue.get_nowait()
-                        if timeout <= 0
-                        else await asyncio.wait_for(self._queue.get(), timeout)
-                    )
-                except (asyncio.QueueEmpty, TimeoutError):
-                    break
+                    item = self._queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    remaining = deadline - time.monotonic()
+                    if self._arriving == 0 or remaining <= 0:
+                        break
+                    # Requests are on their way: wait for one to submit (or give up).
+                    self._wake.clear()
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), remaining)
+                    continue
                 if item is None:
                     stopping = True
                     break

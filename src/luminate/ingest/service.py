@@ -5,6 +5,7 @@ decodes and validates into `Validated` and calls `write`."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from luminate.ingest.batcher import Batcher
@@ -23,6 +24,10 @@ class WriteService:
     metrics: Metrics
     limiter: Limiter
     recent: RecentWrites = field(default_factory=lambda: RecentWrites(0))
+
+    def arriving(self) -> AbstractContextManager[None]:
+        """Announce a write on its way to `write` (see `Batcher.arriving`)."""
+        return self.batcher.arriving()
 
     def refused_body(self, code: ErrorCode) -> None:
         """Count a request refused as a whole while decoding (once, under its code)."""

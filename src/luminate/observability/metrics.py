@@ -122,6 +122,12 @@ class Metrics:
             buckets=_BATCH,
             registry=r,
         )
+        self.writes_arriving = Gauge(
+            "luminate_write_requests_arriving",
+            "Write requests admitted and not yet handed to group commit (body being read, "
+            "decoded or checked); an insert being gathered waits for these.",
+            registry=r,
+        )
         self.build_info = Gauge(
             "luminate_build_info", "Build information.", ["version", "environment"], registry=r
         )

@@ -217,8 +217,12 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
         Positive, _doc("Group commit: storage inserts that may run at the same time.")
     ] = 2
     write_batch_max_delay_ms: Annotated[
-        NonNegative, _doc("Group commit: longest a request waits for others to join its insert.")
-    ] = 5
+        NonNegative,
+        _doc(
+            "Group commit: longest an insert waits for write requests that are arriving (being "
+            "read or decoded) to join it. With none arriving it is made at once."
+        ),
+    ] = 25
     query_default_limit: Annotated[Positive, _doc("Rows returned when a query sets no limit.")] = (
         1000
     )
