@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from luminate.ingest.batcher import Batcher
+from luminate.ingest.idempotency import RecentWrites
 from luminate.ingest.service import WriteService
 from luminate.ingest.validate import PointValidator
 from luminate.limits.config import LimitsTable, TenantLimits
@@ -228,3 +229,31 @@ def test_the_validator_refuses_a_request_over_the_points_limit(
         validator.check_count(1001)
     assert refused.value.code is ErrorCode.TOO_MANY_POINTS
     assert refused.value.details == {"points": 1001, "limit": 1000}
+
+
+async def test_a_retry_waiting_for_its_original_does_not_hold_the_originals_insert(
+    storage: Storage, metrics: Metrics, validator: PointValidator, tenant: str
+) -> None:
+    """A retry of a write still in flight waits for the original's outcome; the original's
+    insert must not wait for the retry (announced, but waiting on the original), or both would
+    sit out the whole group-commit delay."""
+    batcher = Batcher(storage.write, max_points=10_000, max_delay_s=60.0)
+    limiter = Limiter(LimitsTable(DEFAULTS), metrics, series_window_s=3600)
+    service = WriteService(batcher, metrics, limiter, RecentWrites(600))
+    batcher.start()
+    checked = validated(validator, tenant, point(value=7.0))
+    key = b"request-" + tenant.encode()
+
+    async def retry() -> int:
+        with batcher.arriving():
+            await asyncio.sleep(0)  # the original has begun by now
+            return (await service.write(tenant, checked, DEFAULTS, key)).accepted
+
+    try:
+        retried = asyncio.create_task(retry())
+        original = await asyncio.wait_for(service.write(tenant, checked, DEFAULTS, key), 10)
+        assert original.accepted == 1
+        assert await asyncio.wait_for(retried, 10) == 1
+    finally:
+        await batcher.close()
+    assert stored_count(storage, tenant, "svc_probe") == 1

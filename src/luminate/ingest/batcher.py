@@ -98,6 +98,11 @@ class Batcher:
             _ARRIVAL.reset(token)
             self._arrived(arrival)
 
+    def withdraw(self) -> None:
+        """The current task's announced request will not submit soon (it waits for an identical
+        write in flight first): inserts stop waiting for it."""
+        self._arrived(_ARRIVAL.get())
+
     def _arrived(self, arrival: _Arrival | None) -> None:
         if arrival is not None and arrival.open:
             arrival.open = False

@@ -48,6 +48,8 @@ class WriteService:
         if key is None or not recent.enabled or not checked.points:
             return await self._write(tenant, checked, limits)
         while (pending := recent.inflight(key)) is not None:
+            # That write may sit in the insert being gathered, which must not wait for this one.
+            self.batcher.withdraw()
             await asyncio.shield(pending)
         if recent.stored(key):
             self.metrics.duplicates.inc()
