@@ -11,14 +11,11 @@ three, in milliseconds."""
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Sequence
 
-from tests.support.cli import clean_env
+from bench.child import ChildFailed, run_json
 
 _CHILD = textwrap.dedent(
     """
@@ -54,20 +51,12 @@ _CHILD = textwrap.dedent(
 
 
 def measure(pool: int, parts: int) -> list[float]:
-    with tempfile.TemporaryDirectory(prefix="luminate-bench-deletions-") as tmp:
-        env = clean_env()
-        env["LUMINATE_DATA_DIR"] = tmp
-        out = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(pool), str(parts)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
+    try:
+        took: list[float] = run_json(
+            _CHILD, [str(pool), str(parts)], what=f"pool {pool}, {parts} parts"
         )
-    if out.returncode != 0:
-        raise SystemExit(f"pool {pool}, {parts} parts failed:\n{out.stderr[-3000:]}")
-    took: list[float] = json.loads(out.stdout.strip().splitlines()[-1])
+    except ChildFailed as exc:
+        raise SystemExit(str(exc)) from None
     return sorted(took)
 
 

@@ -96,6 +96,19 @@ def _env_pair(text: str) -> tuple[str, str]:
     return key, value
 
 
+def add_env_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """`--env LUMINATE_NAME=value` (repeatable): settings for the Luminate servers a run starts,
+    collected as (name, value) pairs in `args.env`."""
+    parser.add_argument(
+        "--env",
+        type=_env_pair,
+        action="append",
+        default=[],
+        metavar="LUMINATE_NAME=VALUE",
+        help=help_text,
+    )
+
+
 def parse_args(argv: Sequence[str] | None) -> Options:
     p = argparse.ArgumentParser(
         prog="python -m bench",
@@ -119,14 +132,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         default=",".join(VARIANTS),
         help=f"comma list of {', '.join(VARIANTS)}",
     )
-    p.add_argument(
-        "--env",
-        type=_env_pair,
-        action="append",
-        default=[],
-        metavar="LUMINATE_NAME=VALUE",
-        help="extra server setting for every variant (repeatable)",
-    )
+    add_env_option(p, "extra server setting for every variant (repeatable)")
     p.add_argument("--output", type=Path, help="results JSON (default: bench/results/...)")
     p.add_argument("--workdir", type=Path, help="where data directories go (default: a temp dir)")
     p.add_argument("--keep-data", action="store_true", help="keep data directories and logs")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from luminate.auth.tokens import create_token
 from testbed.net import free_port
+from tests.support.selfmetrics import Samples, parse
 
 HOST = "127.0.0.1"
 TENANT = "bench"
@@ -110,6 +111,13 @@ class Server:
     def get_internal(self, path: str) -> tuple[int, bytes]:
         """A GET on the internal listener (/metrics, the detailed health report)."""
         return self._get(self.internal_port, path)
+
+    def self_metrics(self) -> Samples:
+        """The server's own metrics, from /metrics on the internal listener."""
+        status, body = self.get_internal("/metrics")
+        if status != 200:
+            raise ServerError(f"/metrics answered {status}")
+        return parse(body.decode())
 
     def _get(self, port: int, path: str) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection(HOST, port, timeout=5)

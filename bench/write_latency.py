@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -24,9 +23,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.child import run_json
 from bench.server import HOST, Server
 from bench.stats import percentile
-from tests.support.cli import clean_env
+from tests.support.selfmetrics import sample
 
 _CHILD = textwrap.dedent(
     """
@@ -77,24 +77,13 @@ _CHILD = textwrap.dedent(
 
 
 def in_process(points: int, writes: int, fsync: bool) -> dict[str, list[float]]:
-    with tempfile.TemporaryDirectory(prefix="luminate-write-latency-") as tmp:
-        env = {
-            **clean_env(),
-            "LUMINATE_DATA_DIR": str(Path(tmp) / "data"),
-            "LUMINATE_STORAGE_FSYNC": str(fsync).lower(),
-        }
-        done = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(points), str(writes)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"in-process measurement failed: {done.stderr[-2000:]}")
-        result: dict[str, list[float]] = json.loads(done.stdout.strip().splitlines()[-1])
-        return result
+    result: dict[str, list[float]] = run_json(
+        _CHILD,
+        [str(points), str(writes)],
+        {"LUMINATE_STORAGE_FSYNC": str(fsync).lower()},
+        what="in-process measurement",
+    )
+    return result
 
 
 def _body(points: int) -> bytes:
@@ -111,16 +100,14 @@ def _body(points: int) -> bytes:
     return json.dumps({"metrics": metrics}).encode()
 
 
-def _storage_mean_s(server: Server) -> tuple[float, float]:
-    status, text = server.get_internal("/metrics")
-    if status != 200:
-        raise RuntimeError(f"/metrics answered {status}")
-    found = {"sum": 0.0, "count": 0.0}
-    for line in text.decode().splitlines():
-        for key in found:
-            if line.startswith(f"luminate_storage_write_duration_seconds_{key}{{"):
-                found[key] = float(line.split()[-1])
-    return found["sum"], found["count"]
+def _storage_insert_s(server: Server) -> tuple[float, float]:
+    """Seconds spent in storage inserts so far, and how many there were."""
+    metrics = server.self_metrics()
+    name = "luminate_storage_write_duration_seconds"
+    return (
+        sample(metrics, f"{name}_sum", backend="embedded"),
+        sample(metrics, f"{name}_count", backend="embedded"),
+    )
 
 
 def over_http(points: int, writes: int, fsync: bool) -> tuple[list[float], float]:
@@ -142,7 +129,7 @@ def over_http(points: int, writes: int, fsync: bool) -> tuple[list[float], float
             for n in range(writes + 1):
                 body = _body(points)
                 if n == 1:
-                    before = _storage_mean_s(server)
+                    before = _storage_insert_s(server)
                 started = time.perf_counter()
                 conn.request("POST", "/api/v1/write", body, headers)
                 response = conn.getresponse()
@@ -151,7 +138,7 @@ def over_http(points: int, writes: int, fsync: bool) -> tuple[list[float], float
                     raise RuntimeError(f"write answered {response.status}")
                 if n > 0:
                     took.append(time.perf_counter() - started)
-            after = _storage_mean_s(server)
+            after = _storage_insert_s(server)
             conn.close()
         finally:
             server.stop()

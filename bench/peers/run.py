@@ -51,7 +51,7 @@ from bench.peers.systems import (
     thread_cpu_seconds,
 )
 from bench.query import customer_sequence
-from bench.run import RESULTS_DIR, _count, _env_pair
+from bench.run import RESULTS_DIR, _count, add_env_option
 from bench.stats import ms, percentile
 
 QUERIES = ("p95_one_customer_by_endpoint", "count_per_minute_one_customer", "avg_by_customer")
@@ -262,14 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--keep-data", action="store_true")
     p.add_argument("--output", type=Path)
-    p.add_argument(
-        "--env",
-        type=_env_pair,
-        action="append",
-        default=[],
-        metavar="LUMINATE_NAME=VALUE",
-        help="run Luminate with this setting (repeatable); the defaults otherwise",
-    )
+    add_env_option(p, "run Luminate with this setting (repeatable); the defaults otherwise")
     args = p.parse_args(argv)
     systems = [s for s in args.systems.split(",") if s]
     unknown = [s for s in systems if s not in SYSTEMS]

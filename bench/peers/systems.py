@@ -28,6 +28,7 @@ from bench.peers import remote_write
 from bench.server import Server, disk_usage, settle
 from testbed.net import free_port
 from testbed.process import ManagedProcess
+from tests.support.selfmetrics import sample
 
 HOST = "127.0.0.1"
 INFLUX_DB = "bench"
@@ -218,13 +219,7 @@ class Luminate(System):
     def inserts(self) -> int | None:
         # The group commit's own count: one observation of the batch size per storage insert.
         assert self.server is not None
-        status, body = self.server.get_internal("/metrics")
-        if status != 200:
-            return None
-        for line in body.decode().splitlines():
-            if line.startswith("luminate_write_batch_size_count "):
-                return int(float(line.split()[1]))
-        return None
+        return int(sample(self.server.self_metrics(), "luminate_write_batch_size_count"))
 
     def disk_bytes(self) -> int:
         return disk_usage(self.data_dir).active_parts

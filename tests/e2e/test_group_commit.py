@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
-import msgspec
 import pytest
 
 from tests.e2e.selfmetrics import sample, scrape
 from tests.e2e.server import LuminateProcess
+from tests.support.points import tagged_body
 
 # Far longer than any wait here: a write answered well within it did not wait it out.
 MAX_DELAY_S = 120
@@ -38,12 +38,7 @@ def proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LuminateProcess]:
 
 
 def body(tag: str, n: int = 20) -> bytes:
-    now = time.time_ns() // 1_000_000
-    points = [
-        {"name": "gc", "timestamp": now - i, "value": float(i), "dimensions": {"tag": tag}}
-        for i in range(n)
-    ]
-    return msgspec.json.encode({"metrics": points})
+    return tagged_body("gc", tag, n)
 
 
 def wait_for_gauge(proc: LuminateProcess, value: float) -> None:

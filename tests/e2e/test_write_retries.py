@@ -4,26 +4,20 @@ window at 0 the same body is stored again (the control)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 
 import httpx
-import msgspec
 
 from tests.e2e.selfmetrics import sample, scrape
 from tests.e2e.server import LuminateProcess
+from tests.support.points import tagged_body
 
 StartServer = Callable[..., LuminateProcess]
 
 
 def body(tag: str, n: int = 50) -> bytes:
-    now = time.time_ns() // 1_000_000
-    points = [
-        {"name": "retry", "timestamp": now - i, "value": float(i), "dimensions": {"tag": tag}}
-        for i in range(n)
-    ]
-    return msgspec.json.encode({"metrics": points})
+    return tagged_body("retry", tag, n)
 
 
 def write(proc: LuminateProcess, tenant: str, raw: bytes) -> httpx.Response:

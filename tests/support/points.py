@@ -26,3 +26,14 @@ def point(**over: Any) -> dict[str, Any]:
 
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False).encode()
+
+
+def tagged_body(name: str, tag: str, n: int) -> bytes:
+    """A write body of `n` points of metric `name`, all of dimension `tag`, a millisecond apart
+    and ending now, with values 0..n-1."""
+    now = now_ms()
+    points = [
+        {"name": name, "timestamp": now - i, "value": float(i), "dimensions": {"tag": tag}}
+        for i in range(n)
+    ]
+    return dumps({"metrics": points})
