@@ -28,10 +28,11 @@ from clickhouse_driver import Client, errors
 
 from luminate.storage import quorum
 from luminate.storage.compile import promoted_column
-from luminate.storage.engine import Column, Runs, SelectResult
+from luminate.storage.engine import Column, SelectResult
 from luminate.storage.errors import StorageError, StorageUnavailable, translate
+from luminate.storage.native import WireColumn, driver_settings, for_driver
 from luminate.storage.quorum import InsertRefused
-from luminate.storage.schema import parse_version
+from luminate.storage.schema import Capabilities, parse_version
 from luminate.storage.seal import QuorumSeal
 from luminate.storage.shards import Replica, ShardRouter, shards_from_rows
 from luminate.storage.sql import (
@@ -154,6 +155,9 @@ class ClickHouseEngine:
         self.idempotent_inserts = modern or cluster is not None
         self.content_dedup = not modern and cluster is not None
         self.min_timeout_s = 0.001 if modern else 1.0
+        # Strings go to the driver as UTF-8 bytes where every column is a plain String
+        # (native.py says why not otherwise).
+        self._as_bytes = not Capabilities(self._version).modern
         self._quorum_spec = insert_quorum
         self._quorum_timeout_s = insert_quorum_timeout_s
         self._insert_settings: dict[str, SettingValue] = {}
@@ -267,7 +271,7 @@ class ClickHouseEngine:
         data: Sequence[Column],
         dedup_token: str,
     ) -> None:
-        data = [c.expand() if isinstance(c, Runs) else c for c in data]
+        wired = for_driver(data, as_bytes=self._as_bytes)
         settings = dict(self._insert_settings)
         if self.supports_dedup_token():
             settings["insert_deduplication_token"] = dedup_token
@@ -275,7 +279,7 @@ class ClickHouseEngine:
             statement = f"INSERT INTO {table.value} ({', '.join(columns)}) VALUES"
             with self._conn(self._writers) as client:
                 try:
-                    client.execute(statement, list(data), columnar=True, settings=settings)
+                    client.execute(statement, wired, columnar=True, settings=self._driver(settings))
                 except Exception as exc:
                     raise _translate(exc, statement) from None
             return
@@ -288,13 +292,16 @@ class ClickHouseEngine:
             f"INSERT INTO {ident(self.database)}.{table.value}_local ({', '.join(columns)}) VALUES"
         )
         if isinstance(table, SystemTable):
-            self._insert_coordination(statement, data, dedup_token)
+            self._insert_coordination(statement, wired, dedup_token)
             return
         self._router.insert(
-            dedup_token, lambda replica: self._send(replica, statement, data, settings)
+            dedup_token, lambda replica: self._send(replica, statement, wired, settings)
         )
 
-    def _insert_coordination(self, statement: str, data: Sequence[Column], token: str) -> None:
+    def _driver(self, settings: Mapping[str, SettingValue]) -> dict[str, SettingValue]:
+        return driver_settings(settings, as_bytes=self._as_bytes)
+
+    def _insert_coordination(self, statement: str, data: Sequence[WireColumn], token: str) -> None:
         """Coordination rows (heartbeats, series snapshots) are soft state, replicated to every
         server: any replica may take them, without a quorum (which 18.16 would make every later
         deletion of them wait for), and the next beat repeats them anyway."""
@@ -305,7 +312,7 @@ class ClickHouseEngine:
         for replica in replicas[start:] + replicas[:start]:
             with self._conn(self._replica_pool(replica)) as client:
                 try:
-                    client.execute(statement, list(data), columnar=True)
+                    client.execute(statement, list(data), columnar=True, settings=self._driver({}))
                     return
                 except Exception as exc:
                     failure = _translate(exc, statement)
@@ -317,7 +324,7 @@ class ClickHouseEngine:
         self,
         replica: Replica,
         statement: str,
-        data: Sequence[Column],
+        data: Sequence[WireColumn],
         settings: dict[str, SettingValue],
     ) -> None:
         """One insert on one replica. Raises InsertRefused when none of it was stored."""
@@ -334,7 +341,9 @@ class ClickHouseEngine:
             except Exception as exc:
                 raise InsertRefused(f"{where}: {_translate(exc, statement)}") from None
             try:
-                client.execute(statement, list(data), columnar=True, settings=settings)
+                client.execute(
+                    statement, list(data), columnar=True, settings=self._driver(settings)
+                )
             except errors.ServerException as exc:
                 code = int(exc.code or 0)
                 failure = _translate(exc, statement)
@@ -384,7 +393,10 @@ class ClickHouseEngine:
                 self.database,
                 select_on=self._select_on,
                 send=lambda replica, statement, data: self._send(
-                    replica, statement, data, self._insert_settings
+                    replica,
+                    statement,
+                    for_driver(data, as_bytes=self._as_bytes),
+                    self._insert_settings,
                 ),
             )
 
