@@ -62,6 +62,16 @@ def active_parts_sql(database: str, table: str) -> str:
     )
 
 
+def named_parts_sql(database: str, table: str, names: Iterable[str]) -> str:
+    """Name and partition of the parts named, active or not (an outdated part stays listed
+    until the engine removes its directory)."""
+    return (
+        "SELECT DISTINCT name, partition_id FROM system.parts "
+        f"WHERE database = {quote(database)} AND table = {quote(table)} "
+        f"AND name IN ({', '.join(map(quote, sorted(names)))})"
+    )
+
+
 def part_sums(
     select: Select,
     database: str,
@@ -70,13 +80,25 @@ def part_sums(
     parts: Iterable[str] = (),
 ) -> list[PartSum]:
     """Sums of the given parts (or of every active part). Raises LookupError naming the parts
-    that are no longer active (merged or dropped meanwhile)."""
+    that are no longer active (merged or dropped meanwhile).
+
+    Of every active part, the SELECT reads whatever parts are active when it runs: a merge that
+    finishes after the listing and before it shows the SELECT a part the listing lacks (and
+    the parts it replaced, which the SELECT no longer sees, count zero rows). Such a part's
+    partition is looked up again, in `system.parts` whether or not still active."""
     wanted = set(parts)
     partition_of = {str(r[0]): str(r[1]) for r in select(active_parts_sql(database, table))}
     missing = sorted(wanted - partition_of.keys())
     if missing:
         raise LookupError(f"parts no longer active in {database}.{table}: {', '.join(missing)}")
     rows = select(part_sums_sql(database, table, cols, wanted))
+    merged = {str(r[0]) for r in rows} - partition_of.keys()
+    if merged:
+        partition_of.update(
+            {str(r[0]): str(r[1]) for r in select(named_parts_sql(database, table, merged))}
+        )
+        if lost := sorted(merged - partition_of.keys()):
+            raise LookupError(f"parts gone from {database}.{table} as read: {', '.join(lost)}")
     sums = [PartSum(str(r[0]), partition_of[str(r[0])], int(r[1]), int(r[2]) & _MASK) for r in rows]
     # A part with no rows never appears in GROUP BY: it still has to be accounted for.
     seen = {s.part for s in sums}
