@@ -13,6 +13,7 @@ from luminate.model.time import now_ms
 from luminate.storage import columns, schema
 from luminate.storage.compile import Layout
 from luminate.storage.embedded import BACKGROUND_POOL_SIZE, EmbeddedEngine
+from luminate.storage.engine import Column
 from luminate.storage.errors import StorageError, StorageTimeout
 from luminate.storage.journal import JOURNAL_FILE, Journal
 from luminate.storage.sql import Statement, SystemStatement, Table
@@ -161,3 +162,24 @@ def test_the_insert_journals_column_is_compressed_and_an_uncompressed_one_is_con
     assert any("MODIFY COLUMN" in s and BATCH_COLUMN in s for s in ran)
     assert _batch_codec(embedded_engine) == f"CODEC({schema.BATCH_CODEC})"
     assert not any(BATCH_COLUMN in s for s in storage.migrate()), "converted once"
+
+
+def test_a_string_that_is_not_unicode_text_is_a_translated_error_and_stores_nothing(
+    storage: Storage, tenant: str
+) -> None:
+    """Validation keeps such strings out (JSON and protobuf decoders refuse them); should one
+    reach an engine anyway, it fails at the storage boundary like any engine error."""
+    names = ["tenant_id", "metric_name", "lead_key", "lead", "timestamp_ms", "value"]
+    data: list[Column] = [
+        [tenant] * 2,
+        ["bad_text"] * 2,
+        [""] * 2,
+        ["ok", "lone \ud800"],
+        [NOW, NOW],
+        [1.0, 2.0],
+    ]
+    with pytest.raises(StorageError) as info:
+        storage.engine.insert(Table.SAMPLES, names, data, "surrogate-test")
+    assert type(info.value).__module__.startswith("luminate.")
+    count = Query(QueryType.AGGREGATE, "bad_text", WINDOW, aggregation=Aggregation.COUNT)
+    assert storage.query(tenant, count).rows == []

@@ -271,7 +271,10 @@ class ClickHouseEngine:
         data: Sequence[Column],
         dedup_token: str,
     ) -> None:
-        wired = for_driver(data, as_bytes=self._as_bytes)
+        try:
+            wired = for_driver(data, as_bytes=self._as_bytes)
+        except UnicodeEncodeError as exc:  # as the driver would fail encoding it itself
+            raise _translate(exc, f"INSERT INTO {table.value}") from None
         settings = dict(self._insert_settings)
         if self.supports_dedup_token():
             settings["insert_deduplication_token"] = dedup_token

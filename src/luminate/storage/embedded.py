@@ -247,10 +247,13 @@ class EmbeddedEngine:
         )
         # Points go in as Arrow (column buffers the engine takes without parsing text); the
         # small coordination rows as JSON.
-        if table is Table.SAMPLES:
-            body, fmt = arrow_stream(columns, data), "ArrowStream"
-        else:
-            body, fmt = _encoder.encode(data), "JSONCompactColumns"
+        try:
+            if table is Table.SAMPLES:
+                body, fmt = arrow_stream(columns, data), "ArrowStream"
+            else:
+                body, fmt = _encoder.encode(data), "JSONCompactColumns"
+        except (UnicodeEncodeError, msgspec.EncodeError) as exc:  # a string that is not text
+            raise _translate(exc, statement) from None
         with self._conn(self._writers) as conn:
             try:
                 inserter = conn.send_insert(statement, fmt)
