@@ -85,37 +85,19 @@ def _copies(conn: Any) -> None:
 def _queries(layout: Layout, window: TimeRange) -> dict[str, tuple[Callable[[str], str], bool]]:
     """Each query's SQL for a customer, and whether it reads everything (no customer filter)."""
 
-    def p95_by_endpoint(customer: str) -> str:
-        q = Query(
-            QueryType.AGGREGATE,
-            METRIC,
-            window,
-            aggregation=Aggregation.P95,
-            group_by=("endpoint",),
-            filters=(("customer_id", customer),),
-        )
+    def compiled(customer: str | None, **fields: Any) -> str:
+        filters = (("customer_id", customer),) if customer else ()
+        q = Query(QueryType.AGGREGATE, METRIC, window, filters=filters, **fields)
         return compile_query(TENANT, q, layout).sql
+
+    def p95_by_endpoint(customer: str) -> str:
+        return compiled(customer, aggregation=Aggregation.P95, group_by=("endpoint",))
 
     def count_per_minute(customer: str) -> str:
-        q = Query(
-            QueryType.AGGREGATE,
-            METRIC,
-            window,
-            aggregation=Aggregation.COUNT,
-            interval_ms=60_000,
-            filters=(("customer_id", customer),),
-        )
-        return compile_query(TENANT, q, layout).sql
+        return compiled(customer, aggregation=Aggregation.COUNT, interval_ms=60_000)
 
     def avg_by_customer(_: str) -> str:
-        q = Query(
-            QueryType.AGGREGATE,
-            METRIC,
-            window,
-            aggregation=Aggregation.AVG,
-            group_by=("customer_id",),
-        )
-        return compile_query(TENANT, q, layout).sql
+        return compiled(None, aggregation=Aggregation.AVG, group_by=("customer_id",))
 
     return {
         "p95 one customer by endpoint": (p95_by_endpoint, False),

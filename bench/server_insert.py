@@ -39,7 +39,6 @@ from luminate.app import build_storage
 from luminate.model.points import TenantPoints
 from luminate.settings import load_settings
 from luminate.storage import columns as insert_columns
-from luminate.storage.engine import Column, Runs
 from luminate.storage.native import for_driver
 from luminate.storage.sql import Table
 from tests.clickhouse.harness import Cluster
@@ -66,10 +65,6 @@ def _batch(data: DataSet, start: int, stop: int) -> TenantPoints:
         keys=[list(KEYS)] * n,
         dim_values=[list(d) for d in dims],
     )
-
-
-def _plain(data: Sequence[Column]) -> list[Column]:
-    return [c.expand() if isinstance(c, Runs) else c for c in data]
 
 
 def _column_costs(data: DataSet, repetitions: int) -> None:
@@ -153,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         else:
                             raw.execute(
                                 statement.format(", ".join(ins.names)),
-                                _plain(ins.data),
+                                for_driver(ins.data, as_bytes=False),
                                 columnar=True,
                             )
                         cpu += time.thread_time() - started
