@@ -6,7 +6,9 @@ from __future__ import annotations
 import random
 import time
 
+import msgspec
 import pytest
+import xxhash
 
 from luminate.limits import series
 from luminate.limits.series import SeriesLimiter, TenantSeries, series_hashes
@@ -29,6 +31,35 @@ def test_series_identity_ignores_dimension_order_and_separates_metrics() -> None
     assert a == b
     assert a != c
     assert a != d
+
+
+def _reference_hash(name: str, dims: dict[str, str]) -> int:
+    """The documented identity, spelled out: the metric and sorted keys seed a hash of the
+    values in sorted-key order (msgpack-framed), kept to 63 bits."""
+    keys = sorted(dims)
+    seed = xxhash.xxh3_64_intdigest(msgspec.msgpack.encode((name, keys)))
+    return xxhash.xxh3_64_intdigest(msgspec.msgpack.encode([dims[k] for k in keys]), seed) >> 1
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        [("m", {"a": "1", "b": "2"}), ("m", {"a": "3", "b": "4"})],  # one metric, sorted keys
+        [("m", {"b": "1", "a": "2"}), ("m", {"b": "3", "a": "4"})],  # one metric, unsorted
+        [("m", {"a": "1"}), ("n", {"b": "2", "a": "3"}), ("m", {})],  # mixed
+        [("m", {"k": "é\u0000"}), ("m", {"k": "x" * 300})],
+    ],
+)
+@pytest.mark.parametrize("as_tuples", [False, True])
+def test_every_path_hashes_the_documented_identity(
+    points: list[tuple[str, dict[str, str]]], as_tuples: bool
+) -> None:
+    names = [n for n, _ in points]
+    keys = [list(d) for _, d in points]
+    values: list[list[str]] | list[tuple[str, ...]] = [list(d.values()) for _, d in points]
+    if as_tuples:
+        values = [tuple(v) for v in values]
+    assert series_hashes(names, keys, values) == [_reference_hash(n, d) for n, d in points]
 
 
 @pytest.mark.parametrize("n", [1_000, 50_000, 200_000])

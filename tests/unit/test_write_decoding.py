@@ -127,3 +127,28 @@ def test_an_oversized_value_literal_is_still_infinite() -> None:
     raw = b'{"metrics":[{"name":"m","timestamp":%d,"value":%s}]}' % (NOW, b"9" * 100_000)
     out = decoder().decode(raw, "t", NOW)
     assert [r.error.code for r in out.rejected] == [PointErrorCode.NON_FINITE_VALUE]
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [
+        [{"b": "1", "a": "2"}, {"a": "3", "b": "4"}],  # the same keys in other orders
+        [{"a": "1", "b": "2"}, {"a": "3", "c": "4"}],  # as many keys, not the same ones
+        [{"a": "1"}, {"a": "2", "b": "3"}],  # different counts
+        [{"only": "1"}, {"only": "2"}],  # one key
+        [{}, {}],
+        [{"a": "1"}, {}],
+    ],
+)
+@pytest.mark.parametrize("copies", [1, 2000])  # one typed call, and chunks
+def test_each_point_keeps_its_own_dimensions_whatever_keys_its_neighbours_have(
+    dims: list[dict[str, str]], copies: int
+) -> None:
+    points = [{"name": "m", "timestamp": NOW, "value": 1.0, "dimensions": d} for d in dims * copies]
+    d = decoder()
+    d.decode(body(points[:2]), "t", NOW)  # names and keys known: the fast path
+    out = d.decode(body(points), "t", NOW)
+    assert out.rejected == []
+    pairs = zip(out.points.keys, out.points.dim_values, strict=True)
+    got = [dict(zip(k, v, strict=True)) for k, v in pairs]
+    assert got == [p["dimensions"] for p in points]

@@ -15,6 +15,7 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import datasketches
 import msgspec
@@ -58,6 +59,10 @@ def series_hashes(
     if names and names.count(names[0]) == len(names) and list(keys).count(keys[0]) == len(keys):
         # The usual write: one metric, one list of keys; one seed, one tight loop.
         seed, pick = _seed(names[0], tuple(keys[0]))
+        if _is_sorted(keys[0]):
+            # Values already in sorted-key order (the JSON decoder sorts shared keys): msgpack
+            # frames a list and a tuple alike, so no picking is needed.
+            return [digest(packed, seed) >> 1 for packed in map(_pack, values)]
         return [digest(_pack(pick(v)), seed) >> 1 for v in values]
     seeds: dict[tuple[str, tuple[str, ...]], tuple[int, Picker]] = {}
     out = []
@@ -69,6 +74,10 @@ def series_hashes(
         # 63 bits: the sketches take signed 64-bit integers.
         out.append(digest(_pack(found[1](v)), found[0]) >> 1)
     return out
+
+
+def _is_sorted(keys: Sequence[str]) -> bool:
+    return all(a < b for a, b in pairwise(keys))
 
 
 def _seed(name: str, keys: tuple[str, ...]) -> tuple[int, Picker]:

@@ -3,6 +3,7 @@ refused on the way with the reason each was refused, and the outcome of a write.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -31,14 +32,15 @@ class PointErrorCode(StrEnum):
 @dataclass
 class TenantPoints:
     """Validated points of one tenant, column by column; `keys[i]` and `dim_values[i]` are
-    point i's dimensions in matching order (any order: series identity sorts them)."""
+    point i's dimensions in matching order (any order: series identity sorts them). Points with
+    the same keys may share one `keys` list: never change a point's lists in place."""
 
     tenant: str
     names: list[str] = field(default_factory=list)
     timestamps: list[int] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     keys: list[list[str]] = field(default_factory=list)
-    dim_values: list[list[str]] = field(default_factory=list)
+    dim_values: list[Sequence[str]] = field(default_factory=list)
     # The identity of the request these points came in (see ingest/idempotency.py), recorded
     # with the insert so a retry after a crash is recognised.
     request_key: bytes | None = None

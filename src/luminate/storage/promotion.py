@@ -106,7 +106,7 @@ class Promotions:
         self._lock = threading.Lock()
         self._columns: dict[str, schema.Promoted] = {}
         self._leads: dict[tuple[str, str], str] = {}
-        self._samples: dict[tuple[str, str], tuple[list[list[str]], list[list[str]]]] = {}
+        self._samples: dict[tuple[str, str], tuple[list[list[str]], list[Sequence[str]]]] = {}
         self.layout = Layout()
 
     def load(self) -> None:
