@@ -106,6 +106,10 @@ def arrow_stream(columns: Sequence[str], data: Sequence[Column]) -> bytes:
     return bytes(sink.getvalue())
 
 
+# One column of each kind `arrow_stream` encodes.
+_WARM_COLUMNS = ("runs", "text", "texts", "real", "integer")
+
+
 # Threads for merges and mutations. chDB ships 2; with that, a deletion (`ALTER ... DELETE`)
 # over five or more parts waits 0.2-1 s for a free slot, against 20-30 ms with 4 or more. 16 is
 # the ClickHouse server's own default; merges stay bounded by the parts there are to merge.
@@ -178,6 +182,9 @@ class EmbeddedEngine:
             ) from exc
         self._pools = [(self._probe, 1), (self._readers, pool_size), (self._writers, writers)]
         self._closed = False
+        # pyarrow imports most of itself (and pandas) on the first array it builds, about a
+        # quarter of a second holding the interpreter: pay it here, not in the first write.
+        arrow_stream(_WARM_COLUMNS, [Runs(["t"], [1]), ["v"], [["k"]], [1.0], [1]])
 
     @contextmanager
     def _conn(self, pool: queue.Queue[_Connection]) -> Iterator[_Connection]:
