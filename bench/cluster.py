@@ -3,11 +3,16 @@ same rows with the same driver (clickhouse-driver), on one server and on the 2x2
 run; then the three aggregate queries on the cluster.
 
     .venv/bin/python -m bench.cluster [--points 1000000] [--batch-size 5000] [--clients 4]
-        [--insert-quorum 1,majority]
+        [--insert-quorum 1,majority] [--rounds 3]
 
 `--insert-quorum` ingests into the cluster once per value of LUMINATE_CLICKHOUSE_INSERT_QUORUM
 (each into a database of its own), so the cost of acknowledging only after a quorum of replicas
 holds a batch shows as throughput and request latency side by side.
+
+`--rounds N` measures each target N times, the raw insert right before Luminate's ingest each
+time and each round into fresh databases, and reports every round's ratio and their median: the
+raw insert's own rate drifts by half between minutes on a shared machine, so only a ratio of
+adjacent runs means something.
 
 Servers are Debian's ClickHouse 18.16 started on loopback from the project's templates (see
 testbed/clickhouse/) and stopped at the end."""
@@ -16,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +175,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma list of LUMINATE_CLICKHOUSE_INSERT_QUORUM values to ingest into the cluster "
         "with (e.g. 1,majority: quorum off and on)",
     )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="raw insert and Luminate's ingest, one after the other, this many times per target",
+    )
     args = p.parse_args(argv)
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
     quorums = [q.strip() for q in args.insert_quorum.split(",") if q.strip()]
     print("command:", " ".join([".venv/bin/python -m bench.cluster", *(argv or sys.argv[1:])]))
     with tempfile.TemporaryDirectory(prefix="luminate-bench-cluster-") as tmp:
@@ -185,28 +199,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             targets = [Target("single server", single, False)] + [
                 Target(f"2x2, quorum {q}", cluster, True, f"{DATABASE}_q{q}", q) for q in quorums
             ]
-            raws: dict[bool, float] = {}
             for target in targets:
-                _migrate(target)
-                if target.clustered not in raws:  # the raw insert knows no quorum: once each
-                    raws[target.clustered] = raw_insert(
-                        target, DataSet(args.points, _now_ms()), args.batch_size, args.clients
+                for r in range(args.rounds):
+                    each = (
+                        replace(target, database=f"{target.database}_r{r}")
+                        if args.rounds > 1
+                        else target
                     )
-                raw = raws[target.clustered]
-                with running(base, target.name.replace(" ", "-"), target.env()) as server:
-                    data = DataSet(args.points, _now_ms(), seed=7)
-                    result = ingest(server, data, args.batch_size, args.clients)
-                    got = stored_points(server, data)
-                    if got != data.points:
-                        raise RuntimeError(f"{target.name}: stored {got} of {data.points}")
-                    queries = (
-                        measure(
-                            server, window="1h", repetitions=args.repetitions, warmups=3, seed=1
+                    _migrate(each)
+                    raw = raw_insert(
+                        each, DataSet(args.points, _now_ms()), args.batch_size, args.clients
+                    )
+                    label = f"{target.name.replace(' ', '-')}-{r}"
+                    with running(base, label, each.env()) as server:
+                        data = DataSet(args.points, _now_ms(), seed=7)
+                        result = ingest(server, data, args.batch_size, args.clients)
+                        got = stored_points(server, data)
+                        if got != data.points:
+                            raise RuntimeError(f"{target.name}: stored {got} of {data.points}")
+                        queries = (
+                            measure(
+                                server,
+                                window="1h",
+                                repetitions=args.repetitions,
+                                warmups=3,
+                                seed=1,
+                            )
+                            if target is targets[1] and r == 0
+                            else []
                         )
-                        if target is targets[1]
-                        else []
+                    print(
+                        f"[{time.strftime('%H:%M:%S')}] {target.name}, round {r + 1}: raw "
+                        f"{raw:,.0f}, Luminate {result.points_per_s:,.0f} points/s",
+                        flush=True,
                     )
-                rows.append((target.name, raw, result, queries))
+                    rows.append((target.name, r + 1, raw, result, queries))
         finally:
             cluster.stop()
             single.stop()
@@ -215,15 +242,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.clients} client processes"
     )
     print(
-        f"{'target':20} {'raw driver pts/s':>17} {'luminate pts/s':>15} {'ratio':>6} "
-        f"{'request p50 ms':>15} {'p99 ms':>8}"
+        f"{'target':20} {'round':>5} {'raw driver pts/s':>17} {'luminate pts/s':>15} "
+        f"{'ratio':>6} {'request p50 ms':>15} {'p99 ms':>8}"
     )
-    for name, raw, lum, _ in rows:
+    for name, r, raw, lum, _ in rows:
         print(
-            f"{name:20} {raw:17,.0f} {lum.points_per_s:15,.0f} {lum.points_per_s / raw:6.2f} "
-            f"{lum.request_p50_ms:15.1f} {lum.request_p99_ms:8.1f}"
+            f"{name:20} {r:5} {raw:17,.0f} {lum.points_per_s:15,.0f} "
+            f"{lum.points_per_s / raw:6.2f} {lum.request_p50_ms:15.1f} {lum.request_p99_ms:8.1f}"
         )
-    for name, _, _, queries in rows:
+    if args.rounds > 1:
+        for target in targets:
+            ratios = [lum.points_per_s / raw for n, _, raw, lum, _ in rows if n == target.name]
+            print(
+                f"{target.name}: ratio median {statistics.median(ratios):.2f} over "
+                f"{len(ratios)} rounds (min {min(ratios):.2f}, max {max(ratios):.2f})"
+            )
+    for name, _, _, _, queries in rows:
         for q in queries:
             print(f"{name}: {q.name}: p50 {q.p50_ms:.1f} ms, p95 {q.p95_ms:.1f} ms")
     return 0
