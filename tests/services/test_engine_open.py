@@ -1,11 +1,24 @@
-"""Opening the embedded engine loads what the write path needs, so the first write after a
-start does not stall every request while libraries import."""
+"""Opening the embedded engine: it loads what the write path needs, so the first write after a
+start does not stall every request while libraries import, and it refuses a copied data
+directory whose tables it could not reach instead of starting empty beside them."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from luminate.model.points import TenantPoints
+from luminate.model.query import AggregateRow, Aggregation, Query, QueryType, TimeRange
+from luminate.storage.compile import Layout
+from luminate.storage.embedded import EmbeddedEngine
+from luminate.storage.errors import StorageUnavailable
+from luminate.storage.store import Storage
+from tests.support.clock import now_ms
 
 # In a fresh interpreter: modules other tests imported would hide a lazy import here.
 _FIRST_WRITE = """
@@ -33,3 +46,44 @@ def test_the_first_write_after_opening_imports_nothing(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.split() == []
+
+
+def _store_with_a_point(data: Path) -> None:
+    engine = EmbeddedEngine(str(data))
+    try:
+        storage = Storage(engine, Layout(), fsync=False)
+        storage.migrate()
+        storage.write([TenantPoints("t", ["m"], [now_ms()], [1.5], [["host"]], [["a"]])])
+    finally:
+        engine.close()
+
+
+def _points(data: Path) -> int:
+    engine = EmbeddedEngine(str(data))
+    try:
+        storage = Storage(engine, Layout(), fsync=False)
+        storage.migrate()
+        q = Query(
+            QueryType.AGGREGATE, "m", TimeRange(0, now_ms() + 1), aggregation=Aggregation.COUNT
+        )
+        rows = storage.query("t", q).rows
+        return sum(row.count for row in rows if isinstance(row, AggregateRow))
+    finally:
+        engine.close()
+
+
+def test_a_copy_that_dropped_symbolic_links_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    _store_with_a_point(tmp_path / "data")
+
+    def without_links(folder: str, names: list[str]) -> list[str]:
+        return [n for n in names if os.path.islink(os.path.join(folder, n))]
+
+    shutil.copytree(tmp_path / "data", tmp_path / "copy", ignore=without_links)
+    before = sorted(str(p.relative_to(tmp_path / "copy")) for p in (tmp_path / "copy").rglob("*"))
+    with pytest.raises(StorageUnavailable, match=r"dropped symbolic links.*cp -a"):
+        EmbeddedEngine(str(tmp_path / "copy"))
+    after = sorted(str(p.relative_to(tmp_path / "copy")) for p in (tmp_path / "copy").rglob("*"))
+    assert after == before  # no new database was started beside the data
+    # A copy that keeps the links opens with the point in it.
+    shutil.copytree(tmp_path / "data", tmp_path / "kept", symlinks=True)
+    assert _points(tmp_path / "kept") == 1

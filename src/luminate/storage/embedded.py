@@ -106,6 +106,25 @@ def arrow_stream(columns: Sequence[str], data: Sequence[Column]) -> bytes:
     return bytes(sink.getvalue())
 
 
+def _check_links(path: Path) -> None:
+    """Refuse a data directory whose tables lost their database. The engine keeps each table's
+    files under `store/` and reaches them through symbolic links (`metadata/default`,
+    `data/default/<table>`); a copy that dropped the links would open as a new, empty database
+    while every stored point sits unreachable beside it."""
+    database = path / "metadata" / "default"
+    if database.exists() or database.is_symlink():
+        return
+    orphaned = sorted((path / "store").glob("*/*/samples.sql"))
+    if orphaned:
+        raise StorageUnavailable(
+            f"data directory {str(path)!r} holds tables under store/ "
+            f"({orphaned[0].parent.relative_to(path)}) but not the link to them "
+            "(metadata/default): it looks like a copy that dropped symbolic links. Copy data "
+            "directories with links kept (cp -a, rsync -a, tar) or restore a backup "
+            "(luminate backup restore); opening it would start a new, empty store beside them"
+        )
+
+
 # One column of each kind `arrow_stream` encodes.
 _WARM_COLUMNS = ("runs", "text", "texts", "real", "integer")
 
@@ -159,6 +178,11 @@ class EmbeddedEngine:
                 f"data directory {str(path)!r} is in use by another process "
                 "(one process owns an embedded store)"
             ) from None
+        try:
+            _check_links(path)
+        except StorageUnavailable:
+            self._lock.close()
+            raise
         self._lock.seek(0)
         self._lock.truncate()
         self._lock.write(str(os.getpid()))
