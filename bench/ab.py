@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.cluster import Target, raw_insert
+from bench.cluster import Target, migrate, raw_insert
 from bench.generate import DataSet
 from bench.ingest import ingest
 from bench.peers.systems import cpu_seconds
@@ -34,7 +33,6 @@ from bench.query import stored_points
 from bench.run import _count
 from bench.server import Server, running
 from tests.clickhouse.harness import Cluster
-from tests.support.cli import clean_env
 
 THIS = Path(__file__).resolve().parent.parent
 
@@ -75,20 +73,6 @@ def _ingest(server: Server, data: DataSet, batch_size: int, clients: int) -> tup
         raise RuntimeError(f"stored {got} of {data.points} points")
     cpu = (after - before) / data.points * 1e6 if before is not None and after else float("nan")
     return result.points_per_s, cpu
-
-
-def _migrate(tree: Tree, target: Target) -> None:
-    env = clean_env(**target.env(), **tree.env())
-    out = subprocess.run(
-        [sys.executable, "-m", "luminate", "migrate"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"migrate with {tree.name}: {out.stderr}")
 
 
 @contextmanager
@@ -145,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             for i, tree in enumerate(order):
                 target = Target("single server", clickhouse, False, database=f"ab_{r}_{i}")
-                _migrate(tree, target)
+                migrate(target, tree.env())
                 raw = raw_insert(
                     target,
                     DataSet(args.points, int(time.time() * 1000)),

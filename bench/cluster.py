@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -75,9 +75,10 @@ class Target:
         return env
 
 
-def _migrate(target: Target) -> None:
-    env = clean_env()
-    env.update(target.env())
+def migrate(target: Target, extra_env: Mapping[str, str] | None = None) -> None:
+    """`luminate migrate` against the target's servers (`extra_env`: more of its environment,
+    such as the source tree to run it from)."""
+    env = clean_env(**target.env(), **(extra_env or {}))
     out = subprocess.run(
         [sys.executable, "-m", "luminate", "migrate"],
         env=env,
@@ -206,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         if args.rounds > 1
                         else target
                     )
-                    _migrate(each)
+                    migrate(each)
                     raw = raw_insert(
                         each, DataSet(args.points, _now_ms()), args.batch_size, args.clients
                     )

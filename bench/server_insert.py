@@ -32,7 +32,7 @@ from clickhouse_driver import Client
 from clickhouse_driver.bufferedwriter import BufferedSocketWriter
 from clickhouse_driver.columns.service import write_column
 
-from bench.cluster import KEYS, Target, _migrate
+from bench.cluster import KEYS, Target, migrate
 from bench.generate import DataSet, columns
 from bench.generate import _names as names
 from luminate.app import build_storage
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = Cluster.start(Path(tmp) / "single", "single", 1)
         try:
             target = Target("single server", server, False)
-            _migrate(target)
+            migrate(target)
             storage = build_storage(load_settings(clean_env(**target.env())))
             engine = storage.engine
             host, port = server.hosts[0].split(":")
